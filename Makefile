@@ -1,0 +1,35 @@
+# The two commands a new machine needs:
+#   make demo   install what is missing, build, run a master + agent and a few tasks
+#   make test   install what is missing, build, run the whole test suite
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+CMAKE_ARGS ?=
+
+.PHONY: all bootstrap configure build demo test test-asan clean
+
+all: build
+
+bootstrap:
+	@./scripts/bootstrap
+
+configure: bootstrap
+	@cmake -S . -B $(BUILD) -G Ninja -DBERTH_WERROR=ON $(CMAKE_ARGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD)
+
+demo: build
+	@./scripts/demo $(BUILD)/bin
+
+test: build
+	@./scripts/run-tests $(BUILD)
+
+# The unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan: bootstrap
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DBERTH_WERROR=ON -DBERTH_SANITIZE=address,undefined \
+	  -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(ASAN_BUILD)
+	@./scripts/run-tests $(ASAN_BUILD) unit
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,87 @@
+#pragma once
+// Runs tasks in containers: the isolators (in table order) say what each
+// container needs, the launcher starts it, and the containerizer watches the
+// container's init through its pidfd on the agent's event loop.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "berth/common/error.hpp"
+#include "berth/isolators/cgroups.hpp"
+#include "berth/isolators/isolator.hpp"
+#include "berth/launcher/launcher.hpp"
+
+namespace berth::agent {
+
+struct ContainerSpec {
+  std::string container_id;
+  std::filesystem::path container_dir;  // see paths.hpp
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  double cpus = 0;
+  std::uint64_t mem_bytes = 0;
+};
+
+struct ContainerProcess {
+  pid_t pid = -1;
+  std::uint64_t start_time = 0;
+};
+
+class Containerizer {
+ public:
+  // The default isolator table: cgroups (under `cgroups_root`), then namespaces.
+  static Result<std::unique_ptr<Containerizer>> create(boost::asio::any_io_executor executor,
+                                                       std::filesystem::path cgroups_root);
+  Containerizer(boost::asio::any_io_executor executor,
+                std::vector<std::unique_ptr<isolators::Isolator>> isolators,
+                std::unique_ptr<launcher::Launcher> launcher, isolators::CgroupsIsolator* cgroups);
+  ~Containerizer();
+
+  // Prepares, launches and isolates. On failure nothing of the container is left.
+  Result<ContainerProcess> launch(const ContainerSpec& spec);
+  // Lets the isolators remove what belongs to no known container (after an agent restart).
+  Result<void> recover(const std::vector<std::string>& known_container_ids);
+  // Watches a container that outlived an agent restart.
+  Result<void> attach(const std::string& container_id, const std::filesystem::path& container_dir,
+                      const ContainerProcess& process);
+  // Completes when the container's init has ended, after its isolators cleaned up.
+  // The status is the task's own (as the init recorded it).
+  boost::asio::awaitable<Result<launcher::ExitStatus>> wait(const std::string& container_id);
+  // Signals the container's init, which forwards catchable signals to the task.
+  Result<void> signal(const std::string& container_id, int signal);
+  // Kills everything in the container at once.
+  Result<void> kill(const std::string& container_id);
+  // Cleans up a container that is not running (e.g. ended while the agent was down).
+  Result<void> destroy(const std::string& container_id);
+  Result<isolators::Usage> usage(const std::string& container_id);
+  std::string cgroup(const std::string& container_id) const;
+  std::vector<std::string> cgroup_controllers() const;
+  // Stops watching every container without touching it (the agent is exiting;
+  // its successor re-attaches). Pending wait()s complete with an error.
+  void release_all();
+  bool running(const std::string& container_id) const { return containers_.contains(container_id); }
+
+ private:
+  struct Container;
+  Result<isolators::LaunchInfo> prepare(const ContainerSpec& spec);
+  Result<void> cleanup(const std::string& container_id);
+
+  boost::asio::any_io_executor executor_;
+  std::vector<std::unique_ptr<isolators::Isolator>> isolators_;
+  std::unique_ptr<launcher::Launcher> launcher_;
+  isolators::CgroupsIsolator* cgroups_;
+  std::map<std::string, std::unique_ptr<Container>> containers_;
+  bool released_ = false;
+};
+
+// The cgroup v2 directory to use when --cgroups_root is not given:
+// /sys/fs/cgroup/berth on a cgroup v2 host, /sys/fs/cgroup/unified/berth on a hybrid one.
+Result<std::filesystem::path> default_cgroups_root();
+
+}  // namespace berth::agent

@@ -1,0 +1,33 @@
+#pragma once
+// The agent's work directory. Everything a restarted agent needs to find its
+// containers again lives here:
+//
+//   <work_dir>/
+//     agent_id                        id given by the master, reused on re-registration
+//     containers/<container_id>/
+//       container.pb                  ContainerCheckpoint: framework, task, init pid + start
+//                                     time, cgroup (written before launch, updated after)
+//       status.pb                     latest TaskStatus sent for the task
+//       acknowledged                  present once the master relayed the framework's
+//                                     acknowledgement of the terminal status
+//       runtime/exit_status           the task's wait status, written by the container's init
+//       sandbox/                      the task's working directory
+//         stdout, stderr              its output
+
+#include <filesystem>
+#include <string>
+
+namespace berth::agent::paths {
+
+namespace fs = std::filesystem;
+
+fs::path agent_id_file(const fs::path& work_dir);
+fs::path containers_dir(const fs::path& work_dir);
+fs::path container_dir(const fs::path& work_dir, const std::string& container_id);
+fs::path checkpoint_file(const fs::path& container_dir);
+fs::path status_file(const fs::path& container_dir);
+fs::path acknowledged_file(const fs::path& container_dir);
+fs::path runtime_dir(const fs::path& container_dir);
+fs::path sandbox_dir(const fs::path& container_dir);
+
+}  // namespace berth::agent::paths

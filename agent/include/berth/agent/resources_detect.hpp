@@ -1,0 +1,24 @@
+#pragma once
+// What the agent advertises: the host's cpus, memory and disk (less a reserve for
+// the system, as Mesos does), ports 31000-32000, with any resource named in
+// --resources replacing the detected one.
+
+#include <filesystem>
+#include <string_view>
+
+#include "berth/common/resources.hpp"
+
+namespace berth::agent {
+
+struct HostFacts {
+  double cpus = 0;
+  double mem_mb = 0;    // total physical memory
+  double disk_mb = 0;   // size of the work directory's filesystem
+};
+
+Result<HostFacts> probe_host(const std::filesystem::path& work_dir);
+Resources default_resources(const HostFacts& facts);
+// Parses --resources (text or JSON) and lays it over the defaults.
+Result<Resources> agent_resources(const HostFacts& facts, std::string_view flag);
+
+}  // namespace berth::agent

@@ -1,0 +1,240 @@
+#include "berth/agent/agent.hpp"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "agent_process.hpp"
+#include "berth/agent/paths.hpp"
+#include "berth/agent/resources_detect.hpp"
+#include "berth/common/clock.hpp"
+#include "berth/common/codec.hpp"
+#include "berth/common/files.hpp"
+#include "berth/common/ids.hpp"
+#include "berth/common/log.hpp"
+#include "berth/common/recordio.hpp"
+#include "berth/common/task_state.hpp"
+
+namespace berth::agent {
+
+AgentProcess::AgentProcess(asio::any_io_executor executor, Flags flags)
+    : executor_(executor),
+      flags_(std::move(flags)),
+      work_dir_(flags_.work_dir),
+      server_(executor, http::Server::Options{.address = flags_.ip,
+                                              .port = flags_.port,
+                                              .max_body_bytes = flags_.max_request_bytes}),
+      status_updates_([this](const std::string& framework_id,
+                             const v1::TaskStatus& status) { send_update(framework_id, status); },
+                      to_ms(flags_.status_update_retry_interval)),
+      backoff_timer_(executor),
+      tick_timer_(executor),
+      start_time_(now_seconds()) {
+  if (flags_.hostname.empty()) {
+    char name[256] = {};
+    ::gethostname(name, sizeof name - 1);
+    flags_.hostname = name;
+  }
+}
+
+Result<void> AgentProcess::start() {
+  BERTH_TRY(master_, with_context(http::parse_endpoint(flags_.master, 5050), "--master"));
+  BERTH_TRY_VOID(with_context(files::make_dirs(paths::containers_dir(work_dir_)), "--work_dir"));
+  work_dir_ = fs::canonical(work_dir_);
+  BERTH_TRY(auto facts, probe_host(work_dir_));
+  BERTH_TRY(resources_, agent_resources(facts, flags_.resources));
+  if (resources_.cpus() <= 0 || resources_.mem_mb() <= 0) {
+    return fail("--resources: the agent must offer some cpus and mem, not '" + resources_.to_string() + "'");
+  }
+  fs::path cgroups_root = flags_.cgroups_root;
+  if (cgroups_root.empty()) {
+    BERTH_TRY(cgroups_root, default_cgroups_root());
+  }
+  BERTH_TRY(containerizer_, with_context(Containerizer::create(executor_, cgroups_root), "--cgroups_root"));
+  BERTH_TRY_VOID(with_context(recover(), "recovery"));
+  add_routes();
+  BERTH_TRY_VOID(with_context(server_.listen(), fmt::format("listen on {}:{}", flags_.ip, flags_.port)));
+  log::info("Agent listening on {}:{} with {}; containers under {}", flags_.ip, server_.port(),
+            resources_.to_string(), cgroups_root.string());
+  asio::co_spawn(executor_, master_loop(), asio::detached);
+  asio::co_spawn(executor_, tick_loop(), asio::detached);
+  return {};
+}
+
+void AgentProcess::stop() {
+  stopping_ = true;
+  backoff_timer_.cancel();
+  tick_timer_.cancel();
+  if (master_stream_) master_stream_->close();
+  for (auto& [key, entry] : tasks_) {
+    if (entry.kill_timer) entry.kill_timer->cancel();
+  }
+  containerizer_->release_all();
+  server_.stop();
+}
+
+agent::Call AgentProcess::registration() const {
+  agent::Call call;
+  call.set_type(agent::Call::REGISTER);
+  auto* info = call.mutable_register_()->mutable_agent_info();
+  info->set_hostname(flags_.hostname);
+  info->set_port(server_.port());
+  *info->mutable_resources() = resources_.to_proto();
+  if (!agent_id_.empty()) {
+    info->mutable_id()->set_value(agent_id_);
+    call.mutable_agent_id()->set_value(agent_id_);
+  }
+  call.mutable_register_()->set_version(BERTH_VERSION);
+  for (const auto& [key, entry] : tasks_) {
+    auto* task = call.mutable_register_()->add_tasks();
+    task->mutable_framework_id()->set_value(key.first);
+    *task->mutable_task() = entry.task;
+    task->set_state(entry.state);
+    *task->mutable_framework() = entry.framework;
+  }
+  return call;
+}
+
+asio::awaitable<void> AgentProcess::master_loop() {
+  double backoff = flags_.registration_backoff_factor;
+  while (!stopping_) {
+    auto result = co_await session();
+    bool was_registered = registered_;
+    registered_ = false;
+    master_stream_ = nullptr;
+    if (stopping_) break;
+    if (was_registered) backoff = flags_.registration_backoff_factor;
+    log::warn("Master at {}:{} unreachable ({}); retrying in {:.1f}s", master_.host, master_.port,
+              result ? "connection ended" : result.error().what(), backoff);
+    backoff_timer_.expires_after(to_ms(backoff));
+    boost::system::error_code ec;
+    co_await backoff_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    backoff = std::min(backoff * 2, 60.0);
+  }
+}
+
+asio::awaitable<Result<void>> AgentProcess::session() {
+  auto body = registration().SerializeAsString();
+  auto request = http::make_request(http::Verb::post, "/api/v1/agent", std::move(body), codec::kProtobufType);
+  request.set(boost::beast::http::field::accept, codec::kProtobufType);
+  auto opened = co_await http::StreamingResponse::open(master_, std::move(request), std::chrono::seconds(10));
+  if (!opened) co_return fail(std::move(opened).error());
+  auto stream = std::move(*opened);
+  if (stream->status() != http::Status::ok) {
+    auto text = co_await stream->read_all(std::chrono::seconds(5));
+    co_return fail(fmt::format("master refused registration: {} {}", static_cast<int>(stream->status()),
+                               text ? *text : ""));
+  }
+  master_stream_ = stream.get();
+  recordio::Decoder decoder;
+  std::vector<std::string> records;
+  while (!stopping_) {
+    // Three missed master heartbeats mean the connection is gone.
+    auto idle = to_ms(heartbeat_interval_ * 3 + 1);
+    auto data = co_await stream->read_some(idle);
+    if (!data) co_return fail(std::move(data).error());
+    records.clear();
+    BERTH_CO_TRY_VOID(decoder.feed(*data, records));
+    for (const auto& record : records) {
+      agent::Event event;
+      if (!event.ParseFromString(record)) co_return fail("malformed event from the master");
+      handle_event(event);
+    }
+  }
+  co_return Result<void>{};
+}
+
+void AgentProcess::handle_event(const agent::Event& event) {
+  switch (event.type()) {
+    case agent::Event::REGISTERED: {
+      bool known = !agent_id_.empty();
+      agent_id_ = event.registered().agent_id().value();
+      if (event.registered().heartbeat_interval_seconds() > 0) {
+        heartbeat_interval_ = event.registered().heartbeat_interval_seconds();
+      }
+      if (auto saved = files::write_atomic(paths::agent_id_file(work_dir_), agent_id_); !saved) {
+        log::error("Failed to checkpoint the agent id: {}", saved.error().what());
+      }
+      registered_ = true;
+      log::info("{} with master {}:{} as agent {}", known ? "Re-registered" : "Registered", master_.host,
+                master_.port, agent_id_);
+      status_updates_.resend_all();
+      break;
+    }
+    case agent::Event::RUN_TASK:
+      run_task(event.run_task().framework(), event.run_task().task());
+      break;
+    case agent::Event::KILL_TASK: {
+      std::optional<double> grace;
+      const auto& policy = event.kill_task().kill_policy();
+      if (event.kill_task().has_kill_policy() && policy.has_grace_period()) {
+        grace = static_cast<double>(policy.grace_period().nanoseconds()) / 1e9;
+      }
+      kill_task(event.kill_task().framework_id().value(), event.kill_task().task_id().value(), grace);
+      break;
+    }
+    case agent::Event::ACKNOWLEDGE:
+      acknowledge(event.acknowledge());
+      break;
+    case agent::Event::SHUTDOWN_FRAMEWORK:
+      shutdown_framework(event.shutdown_framework().framework_id().value());
+      break;
+    case agent::Event::HEARTBEAT:
+    default:
+      break;
+  }
+}
+
+asio::awaitable<void> AgentProcess::tick_loop() {
+  auto last_heartbeat = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    tick_timer_.expires_after(std::chrono::milliseconds(500));
+    boost::system::error_code ec;
+    co_await tick_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_ || !registered_) continue;
+    auto now = std::chrono::steady_clock::now();
+    status_updates_.resend_due(now);
+    if (now - last_heartbeat >= to_ms(flags_.heartbeat_interval)) {
+      last_heartbeat = now;
+      agent::Call call;
+      call.set_type(agent::Call::HEARTBEAT);
+      post_call(std::move(call));
+    }
+  }
+}
+
+void AgentProcess::post_call(agent::Call call) {
+  if (!registered_) return;
+  call.mutable_agent_id()->set_value(agent_id_);
+  auto request = http::make_request(http::Verb::post, "/api/v1/agent", call.SerializeAsString(),
+                                    codec::kProtobufType);
+  request.set("Berth-Agent-Id", agent_id_);
+  asio::co_spawn(
+      executor_,
+      [endpoint = master_, request = std::move(request)]() mutable -> asio::awaitable<void> {
+        auto response = co_await http::request(endpoint, std::move(request), std::chrono::seconds(10));
+        if (!response) {
+          log::debug("Call to the master failed: {}", response.error().what());
+        } else if (response->result() != http::Status::accepted) {
+          log::warn("Master answered {}: {}", static_cast<int>(response->result()), response->body());
+        }
+      },
+      asio::detached);
+}
+
+void AgentProcess::send_update(const std::string& framework_id, const v1::TaskStatus& status) {
+  agent::Call call;
+  call.set_type(agent::Call::STATUS_UPDATE);
+  call.mutable_status_update()->mutable_framework_id()->set_value(framework_id);
+  *call.mutable_status_update()->mutable_status() = status;
+  post_call(std::move(call));
+}
+
+Agent::Agent(boost::asio::any_io_executor executor, Flags flags)
+    : process_(std::make_unique<AgentProcess>(executor, std::move(flags))) {}
+Agent::~Agent() = default;
+Result<void> Agent::start() { return process_->start(); }
+void Agent::stop() { process_->stop(); }
+std::uint16_t Agent::port() const { return process_->port(); }
+
+}  // namespace berth::agent

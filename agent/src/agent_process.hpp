@@ -1,0 +1,109 @@
+#pragma once
+// The agent's state and behaviour, on one io_context thread. Split by concern:
+// agent.cpp (lifecycle and the link to the master), tasks.cpp (running, killing
+// and recovering tasks), http_api.cpp (/state, /sandbox, /metrics).
+
+#include <boost/asio.hpp>
+
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "berth/agent.pb.h"
+#include "berth/agent/containerizer.hpp"
+#include "berth/agent/flags.hpp"
+#include "berth/agent/status_updates.hpp"
+#include "berth/common/clock.hpp"
+#include "berth/common/http.hpp"
+#include "berth/common/metrics.hpp"
+#include "berth/common/resources.hpp"
+#include "mesos/v1/mesos.pb.h"
+
+namespace berth::agent {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+namespace v1 = berth::mesos::v1;
+using TaskKey = std::pair<std::string, std::string>;  // framework id, task id
+
+struct TaskEntry {
+  v1::FrameworkInfo framework;
+  v1::TaskInfo task;
+  std::string container_id;
+  fs::path container_dir;
+  v1::TaskState state = v1::TASK_STAGING;
+  ContainerProcess process;
+  bool kill_requested = false;
+  std::unique_ptr<asio::steady_timer> kill_timer;
+  double started_at = 0;
+};
+
+class AgentProcess {
+ public:
+  AgentProcess(asio::any_io_executor executor, Flags flags);
+  Result<void> start();
+  void stop();
+  std::uint16_t port() const { return server_.port(); }
+
+ private:
+  // agent.cpp
+  asio::awaitable<void> master_loop();
+  asio::awaitable<Result<void>> session();
+  agent::Call registration() const;
+  void handle_event(const agent::Event& event);
+  asio::awaitable<void> tick_loop();
+  void post_call(agent::Call call);
+  void send_update(const std::string& framework_id, const v1::TaskStatus& status);
+
+  // tasks.cpp
+  Result<void> recover();
+  void recover_container(const fs::path& dir, std::vector<std::string>& known);
+  void run_task(const v1::FrameworkInfo& framework, const v1::TaskInfo& task);
+  Result<ContainerProcess> launch(TaskEntry& entry);
+  asio::awaitable<void> supervise(TaskKey key);
+  void finish(TaskEntry& entry, const Result<launcher::ExitStatus>& exit);
+  void kill_task(const std::string& framework_id, const std::string& task_id,
+                 std::optional<double> grace_seconds);
+  void shutdown_framework(const std::string& framework_id);
+  void acknowledge(const agent::Event::Acknowledge& ack);
+  void update(TaskEntry& entry, v1::TaskState state, std::string message,
+              std::optional<v1::TaskStatus::Reason> reason = std::nullopt,
+              std::optional<int> exit_code = std::nullopt);
+  void checkpoint(const TaskEntry& entry);
+
+  // http_api.cpp
+  void add_routes();
+  std::string state_json() const;
+  std::string containers_json();
+  std::string metrics_text();
+  asio::awaitable<void> serve_sandbox(http::Exchange& exchange);
+
+  asio::any_io_executor executor_;
+  Flags flags_;
+  fs::path work_dir_;
+  http::Server server_;
+  http::Endpoint master_;
+  Resources resources_;
+  std::unique_ptr<Containerizer> containerizer_;
+  StatusUpdateManager status_updates_;
+  asio::steady_timer backoff_timer_;
+  asio::steady_timer tick_timer_;
+  http::StreamingResponse* master_stream_ = nullptr;
+
+  bool stopping_ = false;
+  bool registered_ = false;
+  std::string agent_id_;
+  double heartbeat_interval_ = 15;
+  double start_time_ = 0;
+  std::map<TaskKey, TaskEntry> tasks_;             // until the terminal update is acknowledged
+  std::map<TaskKey, fs::path> sandboxes_;           // every task this work dir holds, for /sandbox
+  std::deque<std::pair<TaskKey, v1::TaskState>> completed_;
+  std::set<std::string> removed_frameworks_;
+  metrics::Registry metrics_;
+};
+
+}  // namespace berth::agent

@@ -1,0 +1,197 @@
+#include "berth/agent/containerizer.hpp"
+
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/redirect_error.hpp>
+
+#include <csignal>
+
+#include "berth/agent/paths.hpp"
+#include "berth/common/log.hpp"
+#include "berth/isolators/cgroups.hpp"
+#include "berth/isolators/namespaces.hpp"
+
+namespace berth::agent {
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+struct Containerizer::Container {
+  ContainerProcess process;
+  fs::path runtime_dir;
+  asio::posix::stream_descriptor pidfd;
+  bool child = true;  // launched by this agent process (so it can reap the init)
+};
+
+Result<fs::path> default_cgroups_root() {
+  for (const char* mount : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+    struct statfs fs {};
+    if (::statfs(mount, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) return fs::path(mount) / "berth";
+  }
+  return fail("no cgroup v2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified: pass --cgroups_root");
+}
+
+Result<std::unique_ptr<Containerizer>> Containerizer::create(asio::any_io_executor executor,
+                                                             fs::path cgroups_root) {
+  BERTH_TRY(auto cgroups, isolators::CgroupsIsolator::create(cgroups_root));
+  auto* cgroups_ptr = cgroups.get();
+  std::vector<std::unique_ptr<isolators::Isolator>> table;
+  table.push_back(std::move(cgroups));
+  table.push_back(std::make_unique<isolators::NamespacesIsolator>());
+  return std::make_unique<Containerizer>(executor, std::move(table),
+                                         std::make_unique<launcher::LinuxLauncher>(), cgroups_ptr);
+}
+
+Containerizer::Containerizer(asio::any_io_executor executor,
+                             std::vector<std::unique_ptr<isolators::Isolator>> isolators,
+                             std::unique_ptr<launcher::Launcher> launcher, isolators::CgroupsIsolator* cgroups)
+    : executor_(executor), isolators_(std::move(isolators)), launcher_(std::move(launcher)), cgroups_(cgroups) {}
+
+Containerizer::~Containerizer() = default;
+
+Result<isolators::LaunchInfo> Containerizer::prepare(const ContainerSpec& spec) {
+  isolators::ContainerConfig config{spec.container_id, spec.cpus, spec.mem_bytes};
+  isolators::LaunchInfo merged;
+  for (auto& isolator : isolators_) {
+    auto info = isolator->prepare(config);
+    if (!info) return fail(std::move(info).error().context(std::string(isolator->name()) + " isolator"));
+    merged.namespaces |= info->namespaces;
+    if (info->cgroup) merged.cgroup = info->cgroup;
+    merged.env.insert(merged.env.end(), info->env.begin(), info->env.end());
+  }
+  return merged;
+}
+
+Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
+  auto launched = [&]() -> Result<launcher::Launched> {
+    BERTH_TRY(auto info, prepare(spec));
+    launcher::LaunchRequest request;
+    request.container_id = spec.container_id;
+    request.argv = spec.argv;
+    request.env = spec.env;
+    request.env.insert(request.env.end(), info.env.begin(), info.env.end());
+    request.working_dir = paths::sandbox_dir(spec.container_dir);
+    request.stdout_path = request.working_dir / "stdout";
+    request.stderr_path = request.working_dir / "stderr";
+    request.runtime_dir = paths::runtime_dir(spec.container_dir);
+    request.namespaces = info.namespaces;
+    request.hostname = spec.container_id.substr(0, 12);
+    UniqueFd cgroup_fd;
+    if (info.cgroup) {
+      BERTH_TRY(cgroup_fd, cgroups_->open(spec.container_id));
+      request.cgroup_fd = cgroup_fd.get();
+    }
+    BERTH_TRY(auto process, launcher_->launch(request));
+    for (auto& isolator : isolators_) {
+      auto isolated = isolator->isolate(spec.container_id, process.pid);
+      if (!isolated) {
+        ::syscall(SYS_pidfd_send_signal, process.pidfd.get(), SIGKILL, nullptr, 0);
+        (void)launcher::reap(process.pidfd.get());
+        return fail(std::move(isolated).error().context(std::string(isolator->name()) + " isolator"));
+      }
+    }
+    return process;
+  }();
+  if (!launched) {
+    if (auto cleaned = cleanup(spec.container_id); !cleaned) {
+      log::error("Cleaning up container {} after a failed launch: {}", spec.container_id, cleaned.error().what());
+    }
+    return fail(std::move(launched).error());
+  }
+  auto container = std::make_unique<Container>(Container{
+      {launched->pid, launched->start_time},
+      paths::runtime_dir(spec.container_dir),
+      asio::posix::stream_descriptor(executor_, launched->pidfd.release()),
+      true});
+  ContainerProcess process = container->process;
+  containers_[spec.container_id] = std::move(container);
+  return process;
+}
+
+Result<void> Containerizer::recover(const std::vector<std::string>& known_container_ids) {
+  for (auto& isolator : isolators_) {
+    auto recovered = isolator->recover(known_container_ids);
+    if (!recovered) return fail(std::move(recovered).error().context(std::string(isolator->name()) + " isolator recover"));
+  }
+  return {};
+}
+
+Result<void> Containerizer::attach(const std::string& container_id, const fs::path& container_dir,
+                                   const ContainerProcess& process) {
+  BERTH_TRY(auto pidfd, launcher::attach(process.pid, process.start_time));
+  containers_[container_id] = std::make_unique<Container>(Container{
+      process, paths::runtime_dir(container_dir), asio::posix::stream_descriptor(executor_, pidfd.release()),
+      false});
+  return {};
+}
+
+asio::awaitable<Result<launcher::ExitStatus>> Containerizer::wait(const std::string& container_id) {
+  auto it = containers_.find(container_id);
+  if (it == containers_.end()) co_return fail("unknown container " + container_id);
+  auto* container = it->second.get();
+  // A pidfd becomes readable when the process exits.
+  boost::system::error_code ec;
+  co_await container->pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+  if (ec == asio::error::operation_aborted || released_) co_return fail("stopped watching container " + container_id);
+  Result<launcher::ExitStatus> init_status = fail("the container's init was not reaped by this agent");
+  if (container->child) init_status = launcher::reap(container->pidfd.native_handle());
+  auto status = launcher::read_exit_status(container->runtime_dir);
+  containers_.erase(container_id);
+  if (auto cleaned = cleanup(container_id); !cleaned) {
+    log::error("Cleaning up container {}: {}", container_id, cleaned.error().what());
+  }
+  if (status) co_return status;
+  if (init_status) co_return init_status;
+  co_return fail(std::move(status).error().context("the container's init ended without recording the task's status"));
+}
+
+void Containerizer::release_all() {
+  released_ = true;
+  for (auto& [id, container] : containers_) container->pidfd.cancel();
+}
+
+Result<void> Containerizer::signal(const std::string& container_id, int signal) {
+  auto it = containers_.find(container_id);
+  if (it == containers_.end()) return fail("unknown container " + container_id);
+  if (::syscall(SYS_pidfd_send_signal, it->second->pidfd.native_handle(), signal, nullptr, 0) != 0 &&
+      errno != ESRCH) {
+    return fail_sys("pidfd_send_signal");
+  }
+  return {};
+}
+
+Result<void> Containerizer::kill(const std::string& container_id) { return signal(container_id, SIGKILL); }
+
+Result<void> Containerizer::destroy(const std::string& container_id) {
+  // A running container is cleaned up by wait() once the kill has ended it.
+  if (containers_.contains(container_id)) return kill(container_id);
+  return cleanup(container_id);
+}
+
+Result<void> Containerizer::cleanup(const std::string& container_id) {
+  Result<void> result;
+  for (auto it = isolators_.rbegin(); it != isolators_.rend(); ++it) {
+    auto cleaned = (*it)->cleanup(container_id);
+    if (!cleaned && result) result = fail(std::move(cleaned).error().context(std::string((*it)->name()) + " isolator cleanup"));
+  }
+  return result;
+}
+
+Result<isolators::Usage> Containerizer::usage(const std::string& container_id) {
+  return cgroups_->usage(container_id);
+}
+
+std::string Containerizer::cgroup(const std::string& container_id) const {
+  return cgroups_->cgroup_path(container_id).string();
+}
+
+std::vector<std::string> Containerizer::cgroup_controllers() const { return cgroups_->controllers(); }
+
+}  // namespace berth::agent

@@ -1,0 +1,51 @@
+#include "berth/agent/flags.hpp"
+
+#include "berth/common/flags.hpp"
+
+namespace berth::agent {
+
+void add_flags(CLI::App& app, Flags& flags) {
+  app.add_option("--master", flags.master, "The master's host:port")->required();
+  app.add_option("--ip", flags.ip, "IP address to listen on")->capture_default_str();
+  app.add_option("--port", flags.port, "Port to listen on")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  app.add_option("--hostname", flags.hostname, "Hostname advertised to the master");
+  app.add_option("--work_dir", flags.work_dir,
+                 "Directory for checkpoints, sandboxes and container runtime state")
+      ->required();
+  app.add_option("--resources", flags.resources,
+                 "Resources to advertise instead of the detected ones, e.g. "
+                 "'cpus:4;mem:8192;disk:100000;ports:[31000-32000]' or a JSON array");
+  app.add_option("--cgroups_root", flags.cgroups_root,
+                 "cgroup v2 directory under which each container gets a cgroup "
+                 "(default: <cgroup2 mount>/berth)");
+  app.add_option("--recover", flags.recover,
+                 "On start: 'reconnect' to containers left running, or 'cleanup' to kill them")
+      ->check(CLI::IsMember({"reconnect", "cleanup"}))
+      ->capture_default_str();
+  app.add_option("--registration_backoff_factor", flags.registration_backoff_factor,
+                 "Seconds before the first retry to reach the master; doubled up to 60 s")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--heartbeat_interval", flags.heartbeat_interval,
+                 "Seconds between heartbeats to the master")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--kill_grace_period", flags.kill_grace_period,
+                 "Seconds between SIGTERM and SIGKILL when killing a task without a kill policy")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--status_update_retry_interval", flags.status_update_retry_interval,
+                 "Seconds before an unacknowledged status update is sent again")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max_request_bytes", flags.max_request_bytes, "Largest accepted request body")
+      ->capture_default_str();
+  app.add_option("--logging_level", flags.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  flags::bind_env(app);
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,194 @@
+// The agent's HTTP API: /state, /containers, /sandbox/<framework>/<task>/<file>,
+// /health, /metrics, /version.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "agent_process.hpp"
+#include "berth/common/codec.hpp"
+#include "berth/common/fd.hpp"
+#include "berth/common/ids.hpp"
+#include "berth/common/task_state.hpp"
+
+namespace berth::agent {
+namespace json = boost::json;
+namespace {
+
+constexpr std::size_t kMaxSandboxChunk = 1 << 20;
+
+json::object resources_json(const Resources& resources) {
+  return json::object{{"cpus", resources.cpus()},
+                      {"mem", resources.mem_mb()},
+                      {"disk", resources.disk_mb()},
+                      {"text", resources.to_string()}};
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> parts;
+  while (!path.empty()) {
+    auto slash = path.find('/');
+    auto part = path.substr(0, slash);
+    if (!part.empty()) parts.emplace_back(part);
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+}  // namespace
+
+void AgentProcess::add_routes() {
+  auto json_route = [this](std::string path, auto render) {
+    server_.route(std::move(path), [this, render](http::Exchange& exchange) -> asio::awaitable<void> {
+      co_await exchange.respond(http::make_response(http::Status::ok, render(this), "application/json"));
+    });
+  };
+  json_route("/state", [](AgentProcess* self) { return self->state_json(); });
+  json_route("/slave(1)/state", [](AgentProcess* self) { return self->state_json(); });
+  json_route("/containers", [](AgentProcess* self) { return self->containers_json(); });
+  server_.route("/health", [](http::Exchange& exchange) -> asio::awaitable<void> {
+    co_await exchange.respond(http::make_response(http::Status::ok, ""));
+  });
+  server_.route("/metrics", [this](http::Exchange& exchange) -> asio::awaitable<void> {
+    co_await exchange.respond(http::make_response(http::Status::ok, metrics_text(), metrics::kContentType));
+  });
+  server_.route("/version", [](http::Exchange& exchange) -> asio::awaitable<void> {
+    co_await exchange.respond(http::make_response(
+        http::Status::ok, fmt::format(R"({{"version":"{}"}})", BERTH_VERSION), "application/json"));
+  });
+  server_.route_prefix("/sandbox/", [this](http::Exchange& exchange) { return serve_sandbox(exchange); });
+}
+
+asio::awaitable<void> AgentProcess::serve_sandbox(http::Exchange& exchange) {
+  if (exchange.request().method() != http::Verb::get) {
+    co_await exchange.respond(http::error_response(http::Status::method_not_allowed, "Expecting 'GET'"));
+    co_return;
+  }
+  auto parts = split_path(exchange.path());
+  if (parts.size() != 4 || (parts[3] != "stdout" && parts[3] != "stderr") ||
+      !ids::is_safe_path_component(parts[1]) || !ids::is_safe_path_component(parts[2])) {
+    co_await exchange.respond(http::error_response(
+        http::Status::bad_request, "Expecting /sandbox/<framework_id>/<task_id>/<stdout|stderr>"));
+    co_return;
+  }
+  auto sandbox = sandboxes_.find({parts[1], parts[2]});
+  if (sandbox == sandboxes_.end()) {
+    co_await exchange.respond(http::error_response(
+        http::Status::not_found, "No task '" + parts[2] + "' of framework '" + parts[1] + "' on this agent"));
+    co_return;
+  }
+  std::uint64_t offset = 0;
+  if (auto text = exchange.query("offset")) {
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), offset);
+    if (ec != std::errc{} || end != text->data() + text->size()) {
+      co_await exchange.respond(http::error_response(http::Status::bad_request, "'offset' must be a number"));
+      co_return;
+    }
+  }
+  auto file = sandbox->second / parts[3];
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) {
+    co_await exchange.respond(http::error_response(http::Status::not_found, "No " + parts[3] + " yet"));
+    co_return;
+  }
+  off_t size = ::lseek(fd.get(), 0, SEEK_END);
+  std::string body;
+  if (size > 0 && offset < static_cast<std::uint64_t>(size)) {
+    body.resize(std::min<std::uint64_t>(kMaxSandboxChunk, static_cast<std::uint64_t>(size) - offset));
+    ssize_t n = ::pread(fd.get(), body.data(), body.size(), static_cast<off_t>(offset));
+    body.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  }
+  auto response = http::make_response(http::Status::ok, std::move(body), "application/octet-stream");
+  response.set("X-Berth-File-Size", std::to_string(size < 0 ? 0 : size));
+  co_await exchange.respond(std::move(response));
+}
+
+std::string AgentProcess::state_json() const {
+  json::object state;
+  state["id"] = agent_id_;
+  state["hostname"] = flags_.hostname;
+  state["port"] = server_.port();
+  state["version"] = BERTH_VERSION;
+  state["master"] = fmt::format("{}:{}", master_.host, master_.port);
+  state["registered"] = registered_;
+  state["start_time"] = start_time_;
+  state["work_dir"] = work_dir_.string();
+  state["resources"] = resources_json(resources_);
+  Resources used;
+  json::array frameworks;
+  std::map<std::string, json::array> tasks_by_framework;
+  for (const auto& [key, entry] : tasks_) {
+    auto resources = Resources::from_proto(entry.task.resources()).value_or(Resources{});
+    if (!is_terminal(entry.state)) used += resources;
+    tasks_by_framework[key.first].push_back(json::object{
+        {"id", key.second},
+        {"name", entry.task.name()},
+        {"framework_id", key.first},
+        {"state", v1::TaskState_Name(entry.state)},
+        {"container_id", entry.container_id},
+        {"pid", entry.process.pid},
+        {"sandbox", (entry.container_dir / "sandbox").string()},
+        {"cgroup", containerizer_->cgroup(entry.container_id)},
+        {"resources", resources_json(resources)}});
+  }
+  for (auto& [framework_id, tasks] : tasks_by_framework) {
+    frameworks.push_back(json::object{{"id", framework_id}, {"tasks", std::move(tasks)}});
+  }
+  state["used_resources"] = resources_json(used);
+  state["frameworks"] = std::move(frameworks);
+  json::array completed;
+  for (const auto& [key, task_state] : completed_) {
+    completed.push_back(json::object{
+        {"framework_id", key.first}, {"id", key.second}, {"state", v1::TaskState_Name(task_state)}});
+  }
+  state["completed_tasks"] = std::move(completed);
+  json::array controllers;
+  for (const auto& controller : containerizer_->cgroup_controllers()) controllers.push_back(json::value(controller));
+  state["cgroup_controllers"] = std::move(controllers);
+  state["status_updates_pending"] = status_updates_.pending();
+  return json::serialize(state);
+}
+
+std::string AgentProcess::containers_json() {
+  json::array out;
+  for (const auto& [key, entry] : tasks_) {
+    if (!containerizer_->running(entry.container_id)) continue;
+    json::object statistics{{"timestamp", now_seconds()}};
+    if (auto usage = containerizer_->usage(entry.container_id)) {
+      statistics["cpus_user_time_secs"] = static_cast<double>(usage->cpu_user_usec) / 1e6;
+      statistics["cpus_system_time_secs"] = static_cast<double>(usage->cpu_system_usec) / 1e6;
+      statistics["cpus_usage_time_secs"] = static_cast<double>(usage->cpu_usage_usec) / 1e6;
+      if (usage->memory_current) statistics["mem_total_bytes"] = *usage->memory_current;
+      statistics["processes"] = usage->pids_current;
+    }
+    out.push_back(json::object{{"container_id", entry.container_id},
+                               {"framework_id", key.first},
+                               {"executor_id", key.second},
+                               {"statistics", std::move(statistics)}});
+  }
+  return json::serialize(out);
+}
+
+std::string AgentProcess::metrics_text() {
+  metrics_.describe("berth_agent_registered", "gauge", "1 while registered with a master");
+  metrics_.set("berth_agent_registered", {}, registered_ ? 1 : 0);
+  metrics_.describe("berth_agent_tasks", "gauge", "Tasks on this agent not yet acknowledged as terminal");
+  metrics_.set("berth_agent_tasks", {}, static_cast<double>(tasks_.size()));
+  metrics_.describe("berth_agent_status_updates_pending", "gauge", "Status updates awaiting acknowledgement");
+  metrics_.set("berth_agent_status_updates_pending", {}, static_cast<double>(status_updates_.pending()));
+  metrics_.describe("berth_agent_containers_launched_total", "counter", "Containers launched");
+  metrics_.describe("berth_agent_container_launch_errors_total", "counter", "Containers that failed to launch");
+  metrics_.describe("berth_agent_task_updates_total", "counter", "Task status updates generated, by state");
+  metrics_.describe("berth_agent_cpus", "gauge", "CPUs advertised to the master");
+  metrics_.set("berth_agent_cpus", {}, resources_.cpus());
+  metrics_.describe("berth_agent_memory_bytes", "gauge", "Memory advertised to the master");
+  metrics_.set("berth_agent_memory_bytes", {}, resources_.mem_mb() * 1024 * 1024);
+  return metrics_.render();
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,82 @@
+// Rebuilding the agent's state from its work directory after a restart.
+
+#include "agent_process.hpp"
+#include "berth/agent/paths.hpp"
+#include "berth/common/files.hpp"
+#include "berth/common/log.hpp"
+#include "berth/common/task_state.hpp"
+
+namespace berth::agent {
+
+Result<void> AgentProcess::recover() {
+  if (auto id = files::read(paths::agent_id_file(work_dir_)); id && !id->empty()) {
+    agent_id_ = *id;
+    log::info("Recovering agent {} from {}", agent_id_, work_dir_.string());
+  }
+  std::vector<std::string> known;
+  std::error_code ec;
+  for (const auto& dir : fs::directory_iterator(paths::containers_dir(work_dir_), ec)) {
+    if (dir.is_directory()) recover_container(dir.path(), known);
+  }
+  if (ec) return fail(Error::sys("list", ec.value(), paths::containers_dir(work_dir_)));
+  // Cgroups of containers the checkpoints do not know about are orphans.
+  return containerizer_->recover(known);
+}
+
+void AgentProcess::recover_container(const fs::path& dir, std::vector<std::string>& known) {
+  auto container_id = dir.filename().string();
+  agent::ContainerCheckpoint checkpoint;
+  auto data = files::read(paths::checkpoint_file(dir));
+  if (!data || !checkpoint.ParseFromString(*data) || checkpoint.container_id() != container_id) {
+    log::error("Container {}: unreadable checkpoint {}; destroying it as an orphan", container_id,
+               data ? "(corrupt)" : data.error().what());
+    return;
+  }
+  TaskKey key{checkpoint.framework().id().value(), checkpoint.task().task_id().value()};
+  sandboxes_[key] = paths::sandbox_dir(dir);
+  if (fs::exists(paths::acknowledged_file(dir))) return;  // finished and reported
+
+  known.push_back(container_id);
+  TaskEntry entry;
+  entry.framework = checkpoint.framework();
+  entry.task = checkpoint.task();
+  entry.container_id = container_id;
+  entry.container_dir = dir;
+  entry.process = {checkpoint.init_pid(), checkpoint.init_start_time()};
+  v1::TaskStatus latest;
+  if (auto saved = files::read(paths::status_file(dir)); saved && latest.ParseFromString(*saved)) {
+    entry.state = latest.state();
+  }
+  auto& recovered = tasks_[key] = std::move(entry);
+
+  if (is_terminal(recovered.state)) {
+    // Reported before the restart but not yet acknowledged: send it again, same uuid.
+    status_updates_.enqueue(key.first, latest);
+    return;
+  }
+  bool alive = recovered.process.pid > 0 &&
+               containerizer_->attach(container_id, dir, recovered.process).has_value();
+  if (alive && flags_.recover == "cleanup") {
+    log::info("Container {}: killing it (--recover=cleanup)", container_id);
+    recovered.kill_requested = true;
+    (void)containerizer_->kill(container_id);
+  }
+  if (alive) {
+    log::info("Container {}: re-attached to task {} of framework {} (pid {})", container_id, key.second,
+              key.first, recovered.process.pid);
+    asio::co_spawn(executor_, supervise(key), asio::detached);
+    return;
+  }
+  // The container ended while the agent was down (or never started).
+  auto exit = launcher::read_exit_status(paths::runtime_dir(dir));
+  (void)containerizer_->destroy(container_id);
+  if (recovered.process.pid <= 0) {
+    update(recovered, v1::TASK_FAILED, "The agent restarted while launching the task",
+           v1::TaskStatus::REASON_AGENT_RESTARTED);
+    return;
+  }
+  log::info("Container {}: ended while the agent was down", container_id);
+  finish(recovered, exit);
+}
+
+}  // namespace berth::agent

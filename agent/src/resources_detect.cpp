@@ -1,0 +1,56 @@
+#include "berth/agent/resources_detect.hpp"
+
+#include <sched.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace berth::agent {
+
+Result<HostFacts> probe_host(const std::filesystem::path& work_dir) {
+  HostFacts facts;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    facts.cpus = CPU_COUNT(&set);
+  } else {
+    facts.cpus = static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN));
+  }
+  double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  facts.mem_mb = std::floor(static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * page / (1 << 20));
+  struct statvfs fs {};
+  if (::statvfs(work_dir.c_str(), &fs) != 0) return fail_sys("statvfs", work_dir);
+  facts.disk_mb = std::floor(static_cast<double>(fs.f_blocks) * static_cast<double>(fs.f_frsize) / (1 << 20));
+  return facts;
+}
+
+Resources default_resources(const HostFacts& facts) {
+  // Leave the system 1 GiB of memory and 5 GiB of disk, or half when the host is small.
+  double mem = facts.mem_mb - std::min(1024.0, facts.mem_mb / 2);
+  double disk = facts.disk_mb - std::min(5120.0, facts.disk_mb / 2);
+  auto text = "cpus:" + std::to_string(facts.cpus) + ";mem:" + std::to_string(std::floor(mem)) +
+              ";disk:" + std::to_string(std::floor(disk)) + ";ports:[31000-32000]";
+  return Resources::parse(text).value();
+}
+
+Result<Resources> agent_resources(const HostFacts& facts, std::string_view flag) {
+  auto defaults = default_resources(facts);
+  if (flag.empty()) return defaults;
+  auto first = flag.find_first_not_of(" \t\n");
+  bool json = first != std::string_view::npos && flag[first] == '[';
+  auto given = json ? Resources::parse_json(flag) : Resources::parse(flag);
+  if (!given) return fail(given.error().context("--resources"));
+  auto overrides = given->to_proto();
+  google::protobuf::RepeatedPtrField<mesos::v1::Resource> merged;
+  for (const auto& resource : defaults.to_proto()) {
+    bool overridden = std::any_of(overrides.begin(), overrides.end(),
+                                  [&](const auto& r) { return r.name() == resource.name(); });
+    if (!overridden) *merged.Add() = resource;
+  }
+  for (const auto& resource : overrides) *merged.Add() = resource;
+  return Resources::from_proto(merged);
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,264 @@
+// Running, killing and recovering tasks.
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "agent_process.hpp"
+#include "berth/agent/paths.hpp"
+#include "berth/common/files.hpp"
+#include "berth/common/ids.hpp"
+#include "berth/common/log.hpp"
+#include "berth/common/task_state.hpp"
+
+namespace berth::agent {
+namespace {
+
+constexpr std::size_t kMaxCompletedTasks = 1000;
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::vector<std::string> task_argv(const v1::CommandInfo& command) {
+  if (command.shell()) return {"/bin/sh", "-c", command.value()};
+  // Mesos: `value` is the executable, `arguments` the whole argv (argv[0] included).
+  std::vector<std::string> argv(command.arguments().begin(), command.arguments().end());
+  if (argv.empty()) argv.push_back(command.value());
+  return argv;
+}
+
+std::vector<std::string> task_env(const TaskEntry& entry, const std::string& agent_id, const fs::path& sandbox) {
+  std::map<std::string, std::string> env{
+      {"PATH", kDefaultPath},
+      {"HOME", sandbox.string()},
+      {"MESOS_SANDBOX", sandbox.string()},
+      {"MESOS_TASK_ID", entry.task.task_id().value()},
+      {"MESOS_FRAMEWORK_ID", entry.framework.id().value()},
+      {"MESOS_AGENT_ID", agent_id},
+      {"BERTH_CONTAINER_ID", entry.container_id},
+  };
+  for (const auto& variable : entry.task.command().environment().variables()) {
+    env[variable.name()] = variable.value();
+  }
+  std::vector<std::string> out;
+  for (const auto& [name, value] : env) out.push_back(name + "=" + value);
+  return out;
+}
+
+// The shell's conventions, so `berth run` exits like the command would have.
+int exit_code_for_launch_error(const Error& error) {
+  if (error.code() == ENOENT) return 127;
+  if (error.code() == EACCES || error.code() == ENOEXEC) return 126;
+  return 125;
+}
+
+std::string signal_name(int signal) {
+  const char* abbrev = sigabbrev_np(signal);
+  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", signal);
+}
+
+}  // namespace
+
+void AgentProcess::update(TaskEntry& entry, v1::TaskState state, std::string message,
+                          std::optional<v1::TaskStatus::Reason> reason, std::optional<int> exit_code) {
+  entry.state = state;
+  v1::TaskStatus status;
+  *status.mutable_task_id() = entry.task.task_id();
+  status.set_state(state);
+  status.set_source(v1::TaskStatus::SOURCE_EXECUTOR);
+  if (!message.empty()) status.set_message(std::move(message));
+  if (reason) status.set_reason(*reason);
+  status.mutable_agent_id()->set_value(agent_id_);
+  status.set_timestamp(now_seconds());
+  status.set_uuid(ids::to_bytes(ids::random_uuid()));
+  if (exit_code) {
+    auto* label = status.mutable_labels()->add_labels();
+    label->set_key("exit_code");
+    label->set_value(std::to_string(*exit_code));
+  }
+  if (auto saved = files::write_atomic(paths::status_file(entry.container_dir), status.SerializeAsString()); !saved) {
+    log::error("Failed to checkpoint the status of task {}: {}", entry.task.task_id().value(), saved.error().what());
+  }
+  metrics_.inc("berth_agent_task_updates_total", {{"state", v1::TaskState_Name(state)}});
+  const auto& framework_id = entry.framework.id().value();
+  if (removed_frameworks_.contains(framework_id)) {
+    (void)files::write_atomic(paths::acknowledged_file(entry.container_dir), "");
+    if (is_terminal(state)) {
+      completed_.emplace_back(TaskKey{framework_id, entry.task.task_id().value()}, state);
+      tasks_.erase({framework_id, entry.task.task_id().value()});
+    }
+    return;
+  }
+  status_updates_.enqueue(framework_id, std::move(status));
+}
+
+void AgentProcess::checkpoint(const TaskEntry& entry) {
+  agent::ContainerCheckpoint checkpoint;
+  checkpoint.set_container_id(entry.container_id);
+  *checkpoint.mutable_framework() = entry.framework;
+  *checkpoint.mutable_task() = entry.task;
+  if (entry.process.pid > 0) {
+    checkpoint.set_init_pid(entry.process.pid);
+    checkpoint.set_init_start_time(entry.process.start_time);
+  }
+  checkpoint.set_cgroup(containerizer_->cgroup(entry.container_id));
+  if (auto saved = files::write_atomic(paths::checkpoint_file(entry.container_dir), checkpoint.SerializeAsString());
+      !saved) {
+    log::error("Failed to checkpoint container {}: {}", entry.container_id, saved.error().what());
+  }
+}
+
+void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskInfo& task) {
+  TaskKey key{framework.id().value(), task.task_id().value()};
+  if (!ids::is_safe_path_component(key.first) || !ids::is_safe_path_component(key.second)) {
+    log::error("Refusing task '{}' of framework '{}': unsafe id", key.second, key.first);
+    return;
+  }
+  if (tasks_.contains(key)) {
+    log::warn("Ignoring a second RUN_TASK for task {} of framework {}", key.second, key.first);
+    return;
+  }
+  removed_frameworks_.erase(key.first);
+  auto& entry = tasks_[key];
+  entry.framework = framework;
+  entry.task = task;
+  entry.container_id = ids::random_string();
+  entry.container_dir = paths::container_dir(work_dir_, entry.container_id);
+  entry.started_at = now_seconds();
+  log::info("Launching task {} of framework {} in container {}", key.second, key.first, entry.container_id);
+
+  auto dirs = files::make_dirs(paths::sandbox_dir(entry.container_dir));
+  if (dirs) dirs = files::make_dirs(paths::runtime_dir(entry.container_dir));
+  if (!dirs) {
+    update(entry, v1::TASK_FAILED, "Failed to create the sandbox: " + dirs.error().what(),
+           v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+    return;
+  }
+  sandboxes_[key] = paths::sandbox_dir(entry.container_dir);
+  checkpoint(entry);
+  update(entry, v1::TASK_STARTING, "");
+
+  auto launched = launch(entry);
+  if (!launched) {
+    metrics_.inc("berth_agent_container_launch_errors_total");
+    auto message = "Failed to launch: " + launched.error().what();
+    log::warn("Task {} of framework {}: {}", key.second, key.first, message);
+    update(entry, v1::TASK_FAILED, message, v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
+           exit_code_for_launch_error(launched.error()));
+    return;
+  }
+  entry.process = *launched;
+  checkpoint(entry);
+  metrics_.inc("berth_agent_containers_launched_total");
+  update(entry, v1::TASK_RUNNING, "");
+  asio::co_spawn(executor_, supervise(key), asio::detached);
+}
+
+Result<ContainerProcess> AgentProcess::launch(TaskEntry& entry) {
+  if (!entry.task.has_command()) return fail("the task has no command");
+  auto resources = Resources::from_proto(entry.task.resources());
+  ContainerSpec spec;
+  spec.container_id = entry.container_id;
+  spec.container_dir = entry.container_dir;
+  spec.argv = task_argv(entry.task.command());
+  if (spec.argv.empty() || spec.argv.front().empty()) return fail("the task's command is empty");
+  spec.env = task_env(entry, agent_id_, paths::sandbox_dir(entry.container_dir));
+  if (resources) {
+    spec.cpus = resources->cpus();
+    spec.mem_bytes = static_cast<std::uint64_t>(resources->mem_mb() * 1024 * 1024);
+  }
+  return containerizer_->launch(spec);
+}
+
+asio::awaitable<void> AgentProcess::supervise(TaskKey key) {
+  auto container_id = tasks_.at(key).container_id;
+  auto exit = co_await containerizer_->wait(container_id);
+  if (stopping_) co_return;
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) co_return;
+  finish(it->second, exit);
+}
+
+void AgentProcess::finish(TaskEntry& entry, const Result<launcher::ExitStatus>& exit) {
+  if (entry.kill_timer) entry.kill_timer->cancel();
+  if (!exit) {
+    update(entry, entry.kill_requested ? v1::TASK_KILLED : v1::TASK_FAILED,
+           "Unknown exit status: " + exit.error().what(), v1::TaskStatus::REASON_EXECUTOR_TERMINATED);
+    return;
+  }
+  int code = exit->signaled ? 128 + exit->code : exit->code;
+  std::string message = exit->signaled ? "Command terminated with signal " + signal_name(exit->code)
+                                       : fmt::format("Command exited with status {}", exit->code);
+  log::info("Task {} of framework {}: {}", entry.task.task_id().value(), entry.framework.id().value(), message);
+  if (entry.kill_requested) {
+    update(entry, v1::TASK_KILLED, message, std::nullopt, code);
+  } else if (!exit->signaled && exit->code == 0) {
+    update(entry, v1::TASK_FINISHED, message, std::nullopt, 0);
+  } else {
+    update(entry, v1::TASK_FAILED, message, v1::TaskStatus::REASON_COMMAND_EXECUTOR_FAILED, code);
+  }
+}
+
+void AgentProcess::kill_task(const std::string& framework_id, const std::string& task_id,
+                             std::optional<double> grace_seconds) {
+  auto it = tasks_.find({framework_id, task_id});
+  if (it == tasks_.end() || is_terminal(it->second.state)) {
+    log::info("Ignoring kill of task {} of framework {}: not running here", task_id, framework_id);
+    return;
+  }
+  auto& entry = it->second;
+  if (entry.kill_requested) return;
+  entry.kill_requested = true;
+  double grace = grace_seconds.value_or(flags_.kill_grace_period);
+  log::info("Killing task {} of framework {} (grace period {}s)", task_id, framework_id, grace);
+  if (!containerizer_->running(entry.container_id)) return;
+  if (auto sent = containerizer_->signal(entry.container_id, grace > 0 ? SIGTERM : SIGKILL); !sent) {
+    log::warn("Signalling container {}: {}", entry.container_id, sent.error().what());
+  }
+  if (grace <= 0) return;
+  entry.kill_timer = std::make_unique<asio::steady_timer>(executor_);
+  entry.kill_timer->expires_after(std::chrono::milliseconds(static_cast<std::int64_t>(grace * 1000)));
+  entry.kill_timer->async_wait([this, container_id = entry.container_id](boost::system::error_code ec) {
+    if (ec || stopping_ || !containerizer_->running(container_id)) return;
+    log::info("Container {} outlived its grace period; killing it", container_id);
+    if (auto killed = containerizer_->kill(container_id); !killed) {
+      log::warn("Killing container {}: {}", container_id, killed.error().what());
+    }
+  });
+}
+
+void AgentProcess::shutdown_framework(const std::string& framework_id) {
+  log::info("Shutting down framework {}", framework_id);
+  removed_frameworks_.insert(framework_id);
+  status_updates_.forget_framework(framework_id);
+  std::vector<TaskKey> done;
+  for (auto& [key, entry] : tasks_) {
+    if (key.first != framework_id) continue;
+    if (is_terminal(entry.state)) {
+      (void)files::write_atomic(paths::acknowledged_file(entry.container_dir), "");
+      done.push_back(key);
+    } else {
+      kill_task(key.first, key.second, std::nullopt);
+    }
+  }
+  for (const auto& key : done) {
+    completed_.emplace_back(key, tasks_.at(key).state);
+    tasks_.erase(key);
+  }
+}
+
+void AgentProcess::acknowledge(const agent::Event::Acknowledge& ack) {
+  TaskKey key{ack.framework_id().value(), ack.task_id().value()};
+  if (!status_updates_.acknowledge(key.first, key.second, ack.uuid())) {
+    log::debug("Ignoring a stale acknowledgement for task {} of framework {}", key.second, key.first);
+    return;
+  }
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || !is_terminal(it->second.state) || status_updates_.has_pending(key.first, key.second)) {
+    return;
+  }
+  (void)files::write_atomic(paths::acknowledged_file(it->second.container_dir), "");
+  completed_.emplace_back(key, it->second.state);
+  while (completed_.size() > kMaxCompletedTasks) completed_.pop_front();
+  tasks_.erase(it);
+}
+
+}  // namespace berth::agent

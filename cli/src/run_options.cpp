@@ -1,0 +1,78 @@
+#include "run_options.hpp"
+
+#include <fmt/format.h>
+
+namespace berth::cli {
+
+void add_run_flags(CLI::App& run, RunOptions& o) {
+  run.add_option("--master", o.master, "Master to subscribe to, host:port")->capture_default_str();
+  run.add_option("--name", o.name, "Task name (default: the command's base name)");
+  run.add_option("--cpus", o.cpus, "CPUs for the task")->capture_default_str();
+  run.add_option("--mem", o.mem_mb, "Memory for the task, in MB")->capture_default_str();
+  run.add_option("--disk", o.disk_mb, "Disk for the task, in MB (0: none requested)")->capture_default_str();
+  run.add_option("--env", o.env, "Environment variable KEY=VALUE for the task (repeatable)");
+  run.add_flag("--shell", o.shell, "Run the command joined by spaces through /bin/sh -c");
+  run.add_option("--offer_timeout", o.offer_timeout_s, "Seconds to wait for a suitable offer")
+      ->capture_default_str();
+  run.add_option("--kill_after", o.kill_after_s, "Kill the task this many seconds after launching it");
+  run.add_option("--failover_timeout", o.failover_timeout_s,
+                 "Seconds the master keeps the framework's task alive while this CLI is away")
+      ->capture_default_str();
+  run.add_option("--master_timeout", o.master_timeout_s,
+                 "Seconds to keep trying to (re)connect to the master")
+      ->capture_default_str();
+  run.add_flag("--quiet", o.quiet, "Print no task status lines");
+  run.add_option("--framework_name", o.framework_name, "Name of the framework this CLI registers")
+      ->capture_default_str();
+  run.add_option("--role", o.role, "Role to receive offers for")->capture_default_str();
+  run.add_option("--log_level", o.log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+}
+
+SplitArgs split_at_double_dash(int argc, const char* const* argv) {
+  SplitArgs split;
+  int i = 0;
+  for (; i < argc && std::string_view(argv[i]) != "--"; ++i) split.flags.push_back(argv[i]);
+  for (++i; i < argc; ++i) split.command.emplace_back(argv[i]);
+  return split;
+}
+
+Result<EnvVar> parse_env_var(std::string_view text) {
+  auto eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    return fail(fmt::format("--env '{}': expecting KEY=VALUE", text));
+  }
+  return EnvVar{std::string(text.substr(0, eq)), std::string(text.substr(eq + 1))};
+}
+
+namespace {
+
+Result<void> check_positive(std::string_view flag, double value) {
+  if (value > 0) return {};
+  return fail(fmt::format("{} must be greater than 0 (got {})", flag, value));
+}
+
+Result<void> check_not_negative(std::string_view flag, double value) {
+  if (value >= 0) return {};
+  return fail(fmt::format("{} must not be negative (got {})", flag, value));
+}
+
+}  // namespace
+
+Result<void> validate(const RunOptions& o) {
+  if (o.command.empty() || o.command.front().empty()) {
+    return fail("missing command: usage is berth run [flags] -- COMMAND [ARGS...]");
+  }
+  BERTH_TRY_VOID(check_positive("--cpus", o.cpus));
+  BERTH_TRY_VOID(check_positive("--mem", o.mem_mb));
+  BERTH_TRY_VOID(check_not_negative("--disk", o.disk_mb));
+  BERTH_TRY_VOID(check_positive("--offer_timeout", o.offer_timeout_s));
+  BERTH_TRY_VOID(check_not_negative("--kill_after", o.kill_after_s));
+  BERTH_TRY_VOID(check_not_negative("--failover_timeout", o.failover_timeout_s));
+  BERTH_TRY_VOID(check_positive("--master_timeout", o.master_timeout_s));
+  if (o.framework_name.empty()) return fail("--framework_name must not be empty");
+  if (o.role.empty()) return fail("--role must not be empty");
+  for (const auto& var : o.env) BERTH_TRY_VOID(parse_env_var(var));
+  return {};
+}
+
+}  // namespace berth::cli

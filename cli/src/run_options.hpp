@@ -1,0 +1,53 @@
+#pragma once
+// The flags of `berth run` and the checks they must pass before anything is sent.
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "berth/common/error.hpp"
+
+namespace berth::cli {
+
+struct RunOptions {
+  std::string master = "127.0.0.1:5050";
+  std::string name;  // the task's name; empty: derived from the command
+  double cpus = 0.1;
+  double mem_mb = 32;
+  double disk_mb = 0;  // 0: not requested
+  std::vector<std::string> env;  // KEY=VALUE
+  bool shell = false;
+  std::vector<std::string> command;
+  double offer_timeout_s = 30;
+  double kill_after_s = 0;  // 0: never
+  double failover_timeout_s = 10;
+  double master_timeout_s = 60;
+  bool quiet = false;
+  std::string framework_name = "berth-run";
+  std::string role = "*";
+  std::string log_level = "warn";
+};
+
+using EnvVar = std::pair<std::string, std::string>;
+
+// Declares the flags of `berth run` on `run`, writing into `options`.
+void add_run_flags(CLI::App& run, RunOptions& options);
+
+// The command line split at the first "--": the flags before it (argv[0] included)
+// for CLI11, and the command after it, taken verbatim so that none of its words is
+// ever mistaken for one of ours.
+struct SplitArgs {
+  std::vector<const char*> flags;
+  std::vector<std::string> command;
+};
+SplitArgs split_at_double_dash(int argc, const char* const* argv);
+
+// Checks what CLI11 cannot: a command after `--`, positive resources, KEY=VALUE pairs.
+Result<void> validate(const RunOptions& options);
+
+// "KEY=VALUE" -> {KEY, VALUE}; the value may be empty or contain '='.
+Result<EnvVar> parse_env_var(std::string_view text);
+
+}  // namespace berth::cli

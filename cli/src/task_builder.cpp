@@ -1,0 +1,79 @@
+#include "task_builder.hpp"
+
+#include <fmt/format.h>
+
+#include "berth/common/ids.hpp"
+
+namespace berth::cli {
+namespace {
+
+bool path_safe(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& word : words) {
+    if (!out.empty()) out += ' ';
+    out += word;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string default_task_name(const std::vector<std::string>& command) {
+  if (command.empty()) return "task";
+  std::string_view program = command.front();
+  auto start = program.find_first_not_of(" \t");
+  if (start == std::string_view::npos) return "task";
+  program.remove_prefix(start);
+  program = program.substr(0, program.find_first_of(" \t"));
+  if (auto slash = program.rfind('/'); slash != std::string_view::npos) program.remove_prefix(slash + 1);
+  return program.empty() ? "task" : std::string(program);
+}
+
+std::string make_task_id(std::string_view name, std::string_view suffix) {
+  std::string id;
+  for (char c : name.substr(0, 200)) id += path_safe(c) ? c : '_';
+  if (id.empty() || id == "." || id == "..") id = "task";
+  return fmt::format("{}-{}", id, suffix);
+}
+
+std::string random_suffix() {
+  auto uuid = ids::random_uuid();
+  return fmt::format("{:02x}{:02x}", uuid[0], uuid[1]);
+}
+
+Result<v1::CommandInfo> build_command(const RunOptions& options) {
+  v1::CommandInfo command;
+  if (options.shell) {
+    command.set_shell(true);
+    command.set_value(join(options.command));
+  } else {
+    command.set_shell(false);
+    command.set_value(options.command.front());
+    for (const auto& arg : options.command) command.add_arguments(arg);
+  }
+  for (const auto& text : options.env) {
+    BERTH_TRY(auto var, parse_env_var(text));
+    auto* variable = command.mutable_environment()->add_variables();
+    variable->set_name(std::move(var.first));
+    variable->set_value(std::move(var.second));
+  }
+  return command;
+}
+
+Result<v1::TaskInfo> build_task_info(const RunOptions& options, const v1::Offer& offer,
+                                     const std::vector<v1::Resource>& resources, std::string task_id) {
+  v1::TaskInfo task;
+  task.set_name(options.name.empty() ? default_task_name(options.command) : options.name);
+  task.mutable_task_id()->set_value(std::move(task_id));
+  *task.mutable_agent_id() = offer.agent_id();
+  for (const auto& resource : resources) *task.add_resources() = resource;
+  BERTH_TRY(*task.mutable_command(), build_command(options));
+  return task;
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,71 @@
+#pragma once
+// The isolator model (after Mesos' mesos::slave::Isolator): one class per
+// isolation mechanism, every method a no-op by default. Isolators are
+// declarative: `prepare` says what the launcher must do for a container
+// (namespaces, the cgroup to be born in, environment); the launcher applies it.
+//
+// Lifecycle contract, per container, as driven by the agent:
+//   prepare -> (launch) -> isolate(pid) -> usage* -> cleanup
+// The agent keeps isolators in an ordered table: prepare runs in table order,
+// cleanup in reverse order.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "berth/common/error.hpp"
+
+namespace berth::isolators {
+
+struct ContainerConfig {
+  std::string container_id;
+  double cpus = 0;
+  std::uint64_t mem_bytes = 0;
+};
+
+// What the launcher must do for a container; merged over all isolators by the caller.
+struct LaunchInfo {
+  int namespaces = 0;                           // CLONE_NEW* flags
+  std::optional<std::filesystem::path> cgroup;  // cgroup directory the container must be created in
+  std::vector<std::string> env;                 // "KEY=VALUE" additions to the task's environment
+};
+
+struct Usage {
+  std::uint64_t cpu_usage_usec = 0;
+  std::uint64_t cpu_user_usec = 0;
+  std::uint64_t cpu_system_usec = 0;
+  std::optional<std::uint64_t> memory_current;  // absent when the memory controller is not enabled
+  std::uint64_t pids_current = 0;
+};
+
+class Isolator {
+ public:
+  virtual ~Isolator() = default;
+
+  virtual std::string_view name() const = 0;
+
+  // Called once at agent start with the ids of the containers the agent still
+  // knows about; an isolator removes whatever it owns that is not in the list
+  // (orphans left by a crash or by containers that ended while the agent was down).
+  virtual Result<void> recover(const std::vector<std::string>& /*known_container_ids*/) { return {}; }
+
+  // Called before the container is launched.
+  virtual Result<LaunchInfo> prepare(const ContainerConfig& /*config*/) { return LaunchInfo{}; }
+
+  // Called once the container's init runs, with its pid as seen by the agent.
+  virtual Result<void> isolate(const std::string& /*container_id*/, pid_t /*pid*/) { return {}; }
+
+  virtual Result<Usage> usage(const std::string& /*container_id*/) { return Usage{}; }
+
+  // Called exactly once per container after it ended or failed to launch, and
+  // always after prepare. It may be called for a container the isolator does
+  // not know (prepare failed, or after a restart): that is not an error.
+  virtual Result<void> cleanup(const std::string& /*container_id*/) { return {}; }
+};
+
+}  // namespace berth::isolators

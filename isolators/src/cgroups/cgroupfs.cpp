@@ -1,0 +1,204 @@
+#include "berth/isolators/cgroupfs.hpp"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+#include <sstream>
+
+#include "berth/common/fd.hpp"
+
+namespace berth::isolators::cgroupfs {
+namespace fs = std::filesystem;
+
+namespace {
+
+Result<std::uint64_t> parse_u64(std::string_view text, const fs::path& file) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+    return fail(Error("not a number: \"" + std::string(text) + "\"", 0, file.string()));
+  }
+  return value;
+}
+
+// A file that may be absent because its controller is not enabled here.
+Result<std::optional<std::uint64_t>> read_optional_u64(const fs::path& file) {
+  auto text = read_file(file);
+  if (!text) {
+    if (text.error().code() == ENOENT) return std::nullopt;
+    return std::unexpected(std::move(text).error());
+  }
+  BERTH_TRY(auto value, parse_u64(*text, file));
+  return value;
+}
+
+// "key value" lines, as in cpu.stat and cgroup.events.
+std::optional<std::uint64_t> flat_key(std::string_view text, std::string_view key) {
+  std::istringstream lines{std::string(text)};
+  std::string name;
+  std::uint64_t value = 0;
+  while (lines >> name >> value) {
+    if (name == key) return value;
+  }
+  return std::nullopt;
+}
+
+Result<std::uint64_t> count_lines(const fs::path& file) {
+  BERTH_TRY(auto text, read_file(file));
+  return static_cast<std::uint64_t>(std::ranges::count(text, '\n'));
+}
+
+Result<void> fill_cpu(const fs::path& dir, Usage& usage) {
+  BERTH_TRY(auto stat, read_file(dir / "cpu.stat"));
+  usage.cpu_usage_usec = flat_key(stat, "usage_usec").value_or(0);
+  usage.cpu_user_usec = flat_key(stat, "user_usec").value_or(0);
+  usage.cpu_system_usec = flat_key(stat, "system_usec").value_or(0);
+  return {};
+}
+
+Result<void> fill_pids(const fs::path& dir, Usage& usage) {
+  BERTH_TRY(auto pids, read_optional_u64(dir / "pids.current"));
+  if (pids) {
+    usage.pids_current = *pids;
+    return {};
+  }
+  BERTH_TRY(usage.pids_current, count_lines(dir / "cgroup.procs"));
+  return {};
+}
+
+// Drains queued inotify events; only "something changed" matters.
+void drain(int inotify_fd) {
+  alignas(inotify_event) char buffer[4096];
+  while (::read(inotify_fd, buffer, sizeof buffer) > 0) {
+  }
+}
+
+}  // namespace
+
+Result<void> check_cgroup2(const fs::path& dir) {
+  struct statfs info {};
+  if (::statfs(dir.c_str(), &info) != 0) return fail_sys("statfs", dir);
+  if (info.f_type != CGROUP2_SUPER_MAGIC) {
+    return fail(Error("not a cgroup v2 filesystem (mount cgroup2 there, or pick a directory under it)", 0,
+                      dir.string()));
+  }
+  return {};
+}
+
+Result<std::string> read_file(const fs::path& file) {
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail_sys("open", file);
+  std::string out;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_sys("read", file);
+    if (n == 0) return out;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+Result<void> write_file(const fs::path& file, std::string_view value) {
+  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (!fd) return fail_sys("open", file);
+  ssize_t n = ::write(fd.get(), value.data(), value.size());
+  if (n < 0) return fail_sys("write \"" + std::string(value) + "\" to", file);
+  if (static_cast<std::size_t>(n) != value.size()) return fail(Error("short write", EIO, file.string()));
+  return {};
+}
+
+Result<std::vector<std::string>> read_controllers(const fs::path& dir) {
+  BERTH_TRY(auto text, read_file(dir / "cgroup.controllers"));
+  std::istringstream words(text);
+  std::vector<std::string> names;
+  for (std::string name; words >> name;) names.push_back(name);
+  return names;
+}
+
+Result<void> enable_controllers(const fs::path& dir, const std::vector<std::string>& names) {
+  if (names.empty()) return {};
+  std::string request;
+  for (const auto& name : names) request += (request.empty() ? "+" : " +") + name;
+  return write_file(dir / "cgroup.subtree_control", request);
+}
+
+Result<std::vector<std::string>> list_children(const fs::path& dir) {
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return fail(Error("list cgroups in", ec.value(), dir.string()));
+  std::vector<std::string> names;
+  for (const auto& entry : it) {
+    if (entry.is_directory(ec)) names.push_back(entry.path().filename().string());
+  }
+  std::ranges::sort(names);
+  return names;
+}
+
+Result<Usage> read_usage(const fs::path& dir) {
+  Usage usage;
+  BERTH_TRY_VOID(fill_cpu(dir, usage));
+  BERTH_TRY(usage.memory_current, read_optional_u64(dir / "memory.current"));
+  BERTH_TRY_VOID(fill_pids(dir, usage));
+  return usage;
+}
+
+Result<bool> is_populated(const fs::path& dir) {
+  auto file = dir / "cgroup.events";
+  BERTH_TRY(auto text, read_file(file));
+  auto populated = flat_key(text, "populated");
+  if (!populated) return fail(Error("no \"populated\" key in", 0, file.string()));
+  return *populated != 0;
+}
+
+Result<void> kill_all(const fs::path& dir) { return write_file(dir / "cgroup.kill", "1"); }
+
+Result<void> wait_unpopulated(const fs::path& dir, std::chrono::milliseconds timeout) {
+  auto events = dir / "cgroup.events";
+  UniqueFd inotify(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (!inotify) return fail_sys("inotify_init1");
+  // Watch before the first read so a change in between still wakes us.
+  if (::inotify_add_watch(inotify.get(), events.c_str(), IN_MODIFY) < 0) return fail_sys("inotify_add_watch", events);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    BERTH_TRY(bool populated, is_populated(dir));
+    if (!populated) return {};
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return fail(Error("processes still running " + std::to_string(timeout.count()) + " ms after cgroup.kill in",
+                        ETIMEDOUT, dir.string()));
+    }
+    pollfd wake{.fd = inotify.get(), .events = POLLIN, .revents = 0};
+    if (::poll(&wake, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) return fail_sys("poll", events);
+    drain(inotify.get());
+  }
+}
+
+Result<void> remove_tree(const fs::path& dir) {
+  auto children = list_children(dir);
+  if (!children) {
+    if (children.error().code() == ENOENT) return {};
+    return std::unexpected(std::move(children).error());
+  }
+  for (const auto& child : *children) BERTH_TRY_VOID(remove_tree(dir / child));
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return fail_sys("rmdir", dir);
+  return {};
+}
+
+Result<void> destroy(const fs::path& dir, std::chrono::milliseconds timeout) {
+  if (::access(dir.c_str(), F_OK) != 0 && errno == ENOENT) return {};
+  BERTH_TRY_VOID(kill_all(dir));
+  BERTH_TRY_VOID(wait_unpopulated(dir, timeout));
+  return remove_tree(dir);
+}
+
+}  // namespace berth::isolators::cgroupfs

@@ -1,0 +1,90 @@
+#pragma once
+// Starts a container: clone3 into new namespaces (and a cgroup) gives the
+// container's init, which sets the container up and forks the task.
+//
+//   agent --clone3--> init (pid 1 in a new pid namespace)
+//                       `--fork--> task --execve--> argv
+//
+// init reaps everything in the container, forwards termination signals to the
+// task and, when the task ends, records its wait status in
+// `<runtime_dir>/exit_status` before exiting with the task's code. init has no
+// parent-death signal, so containers outlive an agent restart; the restarted
+// agent re-attaches with attach() and learns how the task ended from
+// read_exit_status() (init is then no longer its child, so reap() cannot).
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "berth/common/error.hpp"
+#include "berth/common/fd.hpp"
+
+namespace berth::launcher {
+
+// The file init writes in the runtime dir: the task's wait(2) status in decimal.
+inline constexpr const char* kExitStatusFile = "exit_status";
+
+struct LaunchRequest {
+  std::string container_id;
+  std::vector<std::string> argv;          // argv[0]: absolute, or looked up in PATH from `env` (default PATH if none)
+  std::vector<std::string> env;           // "KEY=VALUE", the task's whole environment
+  std::filesystem::path working_dir;      // the sandbox; the task starts here
+  std::filesystem::path stdout_path;      // created (0640) or appended
+  std::filesystem::path stderr_path;
+  std::filesystem::path runtime_dir;      // exists; the container's init writes "exit_status" here
+  int namespaces = 0;                     // CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC ...
+  std::string hostname;                   // set when CLONE_NEWUTS
+  int cgroup_fd = -1;                     // O_DIRECTORY fd of the target cgroup (clone3 CLONE_INTO_CGROUP), -1 = stay in the caller's
+};
+
+// The container's init.
+struct Launched {
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  std::uint64_t start_time = 0;  // field 22 of /proc/<pid>/stat, to re-attach safely
+};
+
+struct ExitStatus {
+  bool signaled = false;
+  int code = 0;  // exit code, or signal number when signaled
+
+  // "exited with status 3" / "killed by signal 9 (SIGKILL)"
+  std::string describe() const;
+  bool operator==(const ExitStatus&) const = default;
+};
+
+class Launcher {
+ public:
+  virtual ~Launcher() = default;
+  // Returns once the task has execve'd. A failure of any setup step comes back
+  // as Error{"<step name>", errno, path}, e.g. {"execve", ENOENT, "/no/such/cmd"},
+  // and leaves no process behind.
+  virtual Result<Launched> launch(const LaunchRequest& request) = 0;
+};
+
+class LinuxLauncher final : public Launcher {
+ public:
+  Result<Launched> launch(const LaunchRequest& request) override;
+};
+
+// Decodes a wait(2) status; error unless it says exited or killed.
+Result<ExitStatus> decode_wait_status(int wait_status);
+
+// What init recorded in `<runtime_dir>/exit_status`; error if none or corrupt.
+Result<ExitStatus> read_exit_status(const std::filesystem::path& runtime_dir);
+
+// waitid(P_PIDFD, WEXITED) of a child of this process.
+Result<ExitStatus> reap(int pidfd);
+
+// Field 22 of /proc/<pid>/stat: clock ticks after boot at which it started.
+Result<std::uint64_t> process_start_time(pid_t pid);
+
+// Re-attaches to a container's init after an agent restart: pidfd_open(pid),
+// then checks the start time still matches (guards against pid reuse). Error
+// if the process is gone or is a different process.
+Result<UniqueFd> attach(pid_t pid, std::uint64_t start_time);
+
+}  // namespace berth::launcher

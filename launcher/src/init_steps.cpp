@@ -1,0 +1,226 @@
+// The container's init: setup steps, then supervision of the task.
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdint>
+
+#include "berth/launcher/child_steps.hpp"
+#include "raw_syscall.hpp"
+
+namespace berth::launcher {
+
+namespace {
+
+// The kernel's struct sigaction (not glibc's): rt_sigaction is called raw.
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  std::uint64_t mask;
+};
+constexpr std::size_t kKernelSigsetSize = sizeof(std::uint64_t);
+constexpr int kMaxSignal = 64;
+
+constexpr char kExitStatusTmp[] = "exit_status.tmp";
+
+bool has_namespace(const ChildPlan& plan, int flag) { return (plan.namespaces() & flag) != 0; }
+
+// Opens `path` and moves it onto `target` (0, 1 or 2), inheritable.
+int open_onto(const char* path, int flags, int target) {
+  long fd = syscall(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC | O_NOCTTY, 0640);
+  if (fd < 0) return errno;
+  if (fd == target) return raw::errno_of(syscall(SYS_fcntl, fd, F_SETFD, 0));
+  int error = raw::errno_of(syscall(SYS_dup3, fd, target, 0));
+  syscall(SYS_close, fd);
+  return error;
+}
+
+int block_all_signals() {
+  std::uint64_t all = ~std::uint64_t{0};
+  return raw::errno_of(syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, kKernelSigsetSize));
+}
+
+// Signals an orchestrator or a user sends to stop or poke the container; init
+// passes them on, as tini and dumb-init do.
+bool is_forwarded(long sig) {
+  return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT || sig == SIGUSR1 || sig == SIGUSR2;
+}
+
+// Reaps every exited child (init inherits all orphans of the container).
+// Returns true once the task itself has been reaped, with its status.
+bool reap_children(pid_t task_pid, int& task_status) {
+  bool task_ended = false;
+  for (;;) {
+    int status = 0;
+    long pid = syscall(SYS_wait4, -1, &status, WNOHANG | __WALL, nullptr);
+    if (pid <= 0) return task_ended;
+    if (pid == task_pid) {
+      task_status = status;
+      task_ended = true;
+    }
+  }
+}
+
+std::size_t format_decimal(unsigned value, char* out) {
+  char digits[16];
+  std::size_t count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  for (std::size_t i = 0; i < count; ++i) out[i] = digits[count - 1 - i];
+  return count;
+}
+
+// Everything init does after forking the task, until the task ends. All
+// signals stay blocked and are taken synchronously, so init needs no handler.
+[[noreturn]] void supervise(ChildState& state) {
+  std::uint64_t all = ~std::uint64_t{0};
+  for (;;) {
+    siginfo_t info;
+    long sig = syscall(SYS_rt_sigtimedwait, &all, &info, nullptr, kKernelSigsetSize);
+    if (sig == SIGCHLD) {
+      int status = 0;
+      if (!reap_children(state.task_pid, status)) continue;
+      // Nothing to report to if this fails: the agent falls back to init's exit code.
+      (void)write_exit_status(state.runtime_dir_fd, status);
+      raw::exit_now(exit_code_for(status));
+    }
+    if (is_forwarded(sig)) syscall(SYS_kill, state.task_pid, sig);
+  }
+}
+
+}  // namespace
+
+namespace steps {
+
+int open_runtime_dir(const ChildPlan& plan, ChildState& state) {
+  long fd = syscall(SYS_openat, AT_FDCWD, plan.runtime_dir(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  state.runtime_dir_fd = static_cast<int>(fd);
+  return 0;
+}
+
+// init never execs, so close-on-exec does not protect it: without this it
+// would hold every fd of the agent (listening sockets, other launches' error
+// pipes) for as long as the container runs.
+int isolate_fds(const ChildPlan&, ChildState& state) {
+  long error_copy = syscall(SYS_fcntl, state.error_fd, F_DUPFD_CLOEXEC, kRuntimeDirFd + 1);
+  if (error_copy < 0) return errno;
+  long dir_copy = syscall(SYS_fcntl, state.runtime_dir_fd, F_DUPFD_CLOEXEC, kRuntimeDirFd + 1);
+  if (dir_copy < 0) return errno;
+  if (syscall(SYS_dup3, error_copy, kErrorFd, O_CLOEXEC) < 0) return errno;
+  state.error_fd = kErrorFd;
+  if (syscall(SYS_dup3, dir_copy, kRuntimeDirFd, O_CLOEXEC) < 0) return errno;
+  state.runtime_dir_fd = kRuntimeDirFd;
+  return raw::errno_of(syscall(SYS_close_range, kRuntimeDirFd + 1, ~0U, 0));
+}
+
+// The parent's handlers mean nothing here, and an ignored SIGCHLD would make
+// the kernel auto-reap the task and lose its status.
+int reset_signals(const ChildPlan&, ChildState&) {
+  KernelSigaction default_action{SIG_DFL, 0, nullptr, 0};
+  for (int sig = 1; sig <= kMaxSignal; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (syscall(SYS_rt_sigaction, sig, &default_action, nullptr, kKernelSigsetSize) < 0 && errno != EINVAL) {
+      return errno;
+    }
+  }
+  return block_all_signals();
+}
+
+// Pid 1 of a new pid namespace reaps orphans anyway; without one, this makes
+// init their reaper all the same.
+int become_subreaper(const ChildPlan&, ChildState&) {
+  return raw::errno_of(syscall(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+}
+
+// Without this, the /proc mount below would propagate back to the host.
+int make_mounts_private(const ChildPlan& plan, ChildState&) {
+  if (!has_namespace(plan, CLONE_NEWNS)) return 0;
+  return raw::errno_of(syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr));
+}
+
+// The host's /proc shows the host's pids; the container's must show its own.
+int mount_proc(const ChildPlan& plan, ChildState&) {
+  if (!has_namespace(plan, CLONE_NEWNS) || !has_namespace(plan, CLONE_NEWPID)) return 0;
+  return raw::errno_of(syscall(SYS_mount, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
+}
+
+int set_hostname(const ChildPlan& plan, ChildState&) {
+  if (!has_namespace(plan, CLONE_NEWUTS) || plan.hostname().empty()) return 0;
+  return raw::errno_of(syscall(SYS_sethostname, plan.hostname().data(), plan.hostname().size()));
+}
+
+int open_stdin(const ChildPlan&, ChildState&) { return open_onto("/dev/null", O_RDONLY, STDIN_FILENO); }
+
+int open_stdout(const ChildPlan& plan, ChildState&) {
+  return open_onto(plan.stdout_path(), O_WRONLY | O_CREAT | O_APPEND, STDOUT_FILENO);
+}
+
+int open_stderr(const ChildPlan& plan, ChildState&) {
+  return open_onto(plan.stderr_path(), O_WRONLY | O_CREAT | O_APPEND, STDERR_FILENO);
+}
+
+int change_dir(const ChildPlan& plan, ChildState&) { return raw::errno_of(syscall(SYS_chdir, plan.working_dir())); }
+
+}  // namespace steps
+
+std::span<const Step> init_steps() {
+  static constexpr std::array<Step, 11> kSteps{{
+      {ChildStep::kOpenRuntimeDir, steps::open_runtime_dir},
+      {ChildStep::kIsolateFds, steps::isolate_fds},
+      {ChildStep::kResetSignals, steps::reset_signals},
+      {ChildStep::kBecomeSubreaper, steps::become_subreaper},
+      {ChildStep::kMakeMountsPrivate, steps::make_mounts_private},
+      {ChildStep::kMountProc, steps::mount_proc},
+      {ChildStep::kSetHostname, steps::set_hostname},
+      {ChildStep::kOpenStdin, steps::open_stdin},
+      {ChildStep::kOpenStdout, steps::open_stdout},
+      {ChildStep::kOpenStderr, steps::open_stderr},
+      {ChildStep::kChdir, steps::change_dir},
+  }};
+  return kSteps;
+}
+
+int write_exit_status(int runtime_dir_fd, int wait_status) {
+  char text[16];
+  std::size_t length = format_decimal(static_cast<unsigned>(wait_status), text);
+  text[length++] = '\n';
+  long fd = syscall(SYS_openat, runtime_dir_fd, kExitStatusTmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  long written = syscall(SYS_write, fd, text, length);
+  int error = written < 0 ? errno : (static_cast<std::size_t>(written) != length ? EIO : 0);
+  syscall(SYS_close, fd);
+  if (error != 0) return error;
+  // rename is atomic: a reader sees no file or the whole status, never a torn one.
+  return raw::errno_of(syscall(SYS_renameat2, runtime_dir_fd, kExitStatusTmp, runtime_dir_fd, kExitStatusFile, 0));
+}
+
+int exit_code_for(int wait_status) {
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return WEXITSTATUS(wait_status);
+}
+
+void run_init(const ChildPlan& plan, ChildState& state) {
+  raw::run_steps(init_steps(), plan, state, kInitSetupFailed);
+  state.init_pid = static_cast<pid_t>(syscall(SYS_getpid));
+  // A plain fork, but raw: glibc's fork() runs atfork handlers and takes locks.
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) raw::report_failure(state.error_fd, ChildStep::kForkTask, errno, kInitSetupFailed);
+  if (pid == 0) run_task(plan, state);
+  state.task_pid = static_cast<pid_t>(pid);
+  // The parent reads the error pipe until EOF: only the task may hold it now,
+  // until its execve closes it.
+  syscall(SYS_close, state.error_fd);
+  state.error_fd = -1;
+  supervise(state);
+}
+
+}  // namespace berth::launcher

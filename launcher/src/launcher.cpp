@@ -1,0 +1,134 @@
+// The parent side of a launch: clone3 the container's init and learn, through
+// a close-on-exec pipe, whether the task reached execve.
+
+#include "berth/launcher/launcher.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "berth/launcher/child_plan.hpp"
+#include "berth/launcher/child_steps.hpp"
+
+namespace berth::launcher {
+
+namespace {
+
+struct ErrorPipe {
+  UniqueFd read_end;
+  UniqueFd write_end;
+};
+
+Result<ErrorPipe> make_error_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return fail_sys("pipe2");
+  return ErrorPipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// Blocks every signal in this thread for its lifetime, so that no handler of
+// the agent runs in the child between clone3 and init's own signal reset.
+class SignalsBlocked {
+ public:
+  SignalsBlocked() {
+    sigset_t all;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &saved_);
+  }
+  ~SignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  SignalsBlocked(const SignalsBlocked&) = delete;
+  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+ private:
+  sigset_t saved_;
+};
+
+struct Spawned {
+  pid_t pid;
+  UniqueFd pidfd;
+};
+
+Result<Spawned> clone_init(const ChildPlan& plan, ChildState& state, int cgroup_fd) {
+  int pidfd = -1;
+  clone_args args{};
+  args.flags = CLONE_PIDFD | static_cast<std::uint64_t>(plan.namespaces());
+  args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
+  }
+  long pid;
+  {
+    SignalsBlocked blocked;
+    pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) run_init(plan, state);
+  }
+  if (pid < 0) return fail_sys("clone3");
+  return Spawned{static_cast<pid_t>(pid), UniqueFd(pidfd)};
+}
+
+// EOF without a report means the task execve'd (or init died on its own,
+// which the caller learns from the pidfd).
+Result<std::optional<ChildFailure>> read_failure(int fd) {
+  ChildFailure failure;
+  auto* bytes = reinterpret_cast<char*>(&failure);
+  std::size_t got = 0;
+  while (got < sizeof failure) {
+    ssize_t n = ::read(fd, bytes + got, sizeof failure - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_sys("read error pipe");
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got == 0) return std::nullopt;
+  if (got < sizeof failure) return fail("launch: truncated report from the child");
+  return failure;
+}
+
+// Leaves nothing of a failed launch: init is killed (with it the task, if any)
+// and reaped, and a status it may have recorded for a task that never ran is removed.
+void discard(const Spawned& init, const LaunchRequest& request) {
+  ::syscall(SYS_pidfd_send_signal, init.pidfd.get(), SIGKILL, nullptr, 0);
+  (void)reap(init.pidfd.get());
+  std::error_code ignored;
+  std::filesystem::remove(request.runtime_dir / kExitStatusFile, ignored);
+  std::filesystem::remove(request.runtime_dir / (std::string(kExitStatusFile) + ".tmp"), ignored);
+}
+
+Error child_error(const ChildPlan& plan, const ChildFailure& failure) {
+  if (failure.step >= kChildStepCount) return Error("launch: unknown child step " + std::to_string(failure.step));
+  auto step = static_cast<ChildStep>(failure.step);
+  return Error(std::string(step_name(step)), failure.error, plan.path_for(step));
+}
+
+}  // namespace
+
+Result<Launched> LinuxLauncher::launch(const LaunchRequest& request) {
+  BERTH_TRY_VOID(validate(request));
+  ChildPlan plan(request);
+  BERTH_TRY(auto pipe, make_error_pipe());
+  ChildState state{.error_fd = pipe.write_end.get()};
+  BERTH_TRY(auto init, clone_init(plan, state, request.cgroup_fd));
+  pipe.write_end.reset();
+
+  auto failure = read_failure(pipe.read_end.get());
+  if (!failure || *failure) {
+    discard(init, request);
+    if (!failure) return std::unexpected(std::move(failure).error());
+    return fail(child_error(plan, **failure));
+  }
+  // init is our unreaped child, so its pid cannot have been reused yet.
+  auto start_time = process_start_time(init.pid);
+  if (!start_time) {
+    discard(init, request);
+    return std::unexpected(std::move(start_time).error());
+  }
+  return Launched{init.pid, std::move(init.pidfd), *start_time};
+}
+
+}  // namespace berth::launcher

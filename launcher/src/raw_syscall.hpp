@@ -1,0 +1,39 @@
+#pragma once
+// Thin helpers for the launch child, which makes system calls through
+// syscall(2) only: glibc wrappers may take locks or keep per-thread state
+// that a raw clone leaves inconsistent.
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+
+#include "berth/launcher/child_steps.hpp"
+
+namespace berth::launcher::raw {
+
+// 0 on success, else the errno of the call that just returned `result`.
+inline int errno_of(long result) { return result < 0 ? errno : 0; }
+
+[[noreturn]] inline void exit_now(int code) {
+  for (;;) syscall(SYS_exit_group, code);
+}
+
+// Tells the parent which step failed, then exits. The write is smaller than
+// PIPE_BUF, so it is atomic.
+[[noreturn]] inline void report_failure(int error_fd, ChildStep step, int error, int exit_code) {
+  ChildFailure failure{static_cast<std::uint32_t>(step), error};
+  while (syscall(SYS_write, error_fd, &failure, sizeof failure) < 0 && errno == EINTR) {
+  }
+  exit_now(exit_code);
+}
+
+// Runs `steps` in order; on the first failure reports it and exits.
+inline void run_steps(std::span<const Step> steps, const ChildPlan& plan, ChildState& state, int exit_code) {
+  for (const auto& step : steps) {
+    if (int error = step.run(plan, state); error != 0) report_failure(state.error_fd, step.id, error, exit_code);
+  }
+}
+
+}  // namespace berth::launcher::raw

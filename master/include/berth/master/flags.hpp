@@ -1,0 +1,27 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace berth::master {
+
+struct Flags {
+  std::string ip = "127.0.0.1";
+  std::uint16_t port = 5050;
+  std::string hostname;                       // advertised; defaults to the machine's
+  std::string work_dir;                       // reserved for the replicated registry
+  double allocation_interval = 1.0;           // seconds between batch allocations
+  double heartbeat_interval = 15.0;           // seconds between HEARTBEAT events
+  double agent_reregister_timeout = 600.0;    // seconds a disconnected agent may take to return
+  double offer_timeout = 0;                   // seconds before an unused offer is rescinded; 0 = never
+  std::size_t max_request_bytes = 4 << 20;
+  std::size_t max_completed_tasks = 1000;     // per framework, kept for /state
+  std::string log_level = "info";
+};
+
+// Registers every master flag on `app` (Mesos names), with BERTH_<FLAG> env fallbacks.
+void add_flags(CLI::App& app, Flags& flags);
+
+}  // namespace berth::master

@@ -1,0 +1,198 @@
+// The agent protocol (proto/berth/agent.proto): POST /api/v1/agent.
+
+#include <fmt/format.h>
+
+#include "berth/common/ids.hpp"
+#include "berth/common/log.hpp"
+#include "berth/common/task_state.hpp"
+#include "master_process.hpp"
+#include "request.hpp"
+
+namespace berth::master {
+namespace {
+
+constexpr std::string_view kAgentIdHeader = "Berth-Agent-Id";
+
+std::string validate_agent_info(const v1::AgentInfo& info) {
+  if (info.hostname().empty()) return "'agent_info.hostname' must be set";
+  if (info.port() <= 0 || info.port() > 65535) return "'agent_info.port' must be a TCP port";
+  if (info.has_id() && !ids::is_safe_path_component(info.id().value())) {
+    return "'agent_info.id' '" + info.id().value() + "' is not a valid id";
+  }
+  return {};
+}
+
+}  // namespace
+
+asio::awaitable<void> MasterProcess::handle_agent(http::Exchange& exchange) {
+  auto parsed = parse_call<agent::Call>(exchange.request());
+  if (!parsed) {
+    metrics_.inc("berth_master_http_bad_requests_total");
+    co_await exchange.respond(error_response(parsed.error()));
+    co_return;
+  }
+  auto& [call, negotiated] = *parsed;
+  if (call.type() == agent::Call::REGISTER) {
+    co_await register_agent(exchange, std::move(call), negotiated.response_format);
+    co_return;
+  }
+  std::string agent_id(exchange.request()[kAgentIdHeader]);
+  if (agent_id.empty() && call.has_agent_id()) agent_id = call.agent_id().value();
+  auto it = agents_.find(agent_id);
+  if (agent_id.empty() || it == agents_.end() || !it->second.connected) {
+    metrics_.inc("berth_master_http_bad_requests_total");
+    co_await exchange.respond(error_response(
+        {http::Status::forbidden, "Agent '" + agent_id + "' is not registered"}));
+    co_return;
+  }
+  auto& agent = it->second;
+  agent.last_seen = Clock::now();
+  Result<void> result;
+  switch (call.type()) {
+    case agent::Call::HEARTBEAT:
+      break;
+    case agent::Call::STATUS_UPDATE:
+      result = status_update(agent, call.status_update());
+      break;
+    case agent::Call::UNREGISTER:
+      remove_agent(agent_id, v1::TASK_LOST, v1::TaskStatus::REASON_AGENT_REMOVED, "agent unregistered");
+      break;
+    default:
+      result = fail("unsupported agent call type " + agent::Call::Type_Name(call.type()));
+  }
+  if (!result) {
+    metrics_.inc("berth_master_http_bad_requests_total");
+    co_await exchange.respond(error_response({http::Status::bad_request, result.error().what()}));
+    co_return;
+  }
+  co_await exchange.respond(http::make_response(http::Status::accepted, ""));
+}
+
+asio::awaitable<void> MasterProcess::register_agent(http::Exchange& exchange, agent::Call call,
+                                                    codec::Format format) {
+  auto& registration = *call.mutable_register_();
+  auto& info = *registration.mutable_agent_info();
+  auto problem = validate_agent_info(info);
+  auto resources = Resources::from_proto(info.resources());
+  if (problem.empty() && !resources) problem = "invalid agent resources: " + resources.error().what();
+  if (!problem.empty()) {
+    metrics_.inc("berth_master_http_bad_requests_total");
+    co_await exchange.respond(error_response({http::Status::bad_request, problem}));
+    co_return;
+  }
+  bool reregistering = info.has_id();
+  std::string id = info.has_id() ? info.id().value() : next_id('S');
+  info.mutable_id()->set_value(id);
+  auto& agent = agents_[id];
+  if (agent.id.empty()) {
+    agent.id = id;
+    agent.registered_time = now_seconds();
+  }
+  if (agent.stream) agent.stream->close();
+  rescind_offers({}, id);
+  agent.info = info;
+  agent.ip = exchange.remote_address();
+  agent.total = *resources;
+  agent.format = format;
+  agent.connected = true;
+  agent.last_seen = Clock::now();
+  log::info("Agent {} at {}:{} {} with {}", id, agent.info.hostname(), agent.info.port(),
+            reregistering ? "re-registered" : "registered", agent.total.to_string());
+  reconcile_agent_tasks(agent, registration);
+
+  auto head = http::make_response(http::Status::ok, "", codec::kRecordIoType);
+  head.set("Record-IO-Content-Type", std::string(codec::content_type(format)));
+  auto stream = co_await exchange.stream(std::move(head));
+  agent.stream = stream;
+  agent::Event registered;
+  registered.set_type(agent::Event::REGISTERED);
+  registered.mutable_registered()->mutable_agent_id()->set_value(id);
+  registered.mutable_registered()->set_heartbeat_interval_seconds(flags_.heartbeat_interval);
+  send(agent, registered);
+  request_allocation();
+
+  co_await stream->wait_closed();
+  agent_disconnected(id, stream);
+}
+
+void MasterProcess::reconcile_agent_tasks(AgentRecord& agent, const agent::Call::Register& registration) {
+  std::set<TaskKey> reported;
+  for (const auto& running : registration.tasks()) {
+    TaskKey key{running.framework_id().value(), running.task().task_id().value()};
+    reported.insert(key);
+    if (tasks_.contains(key)) continue;
+    auto resources = Resources::from_proto(running.task().resources());
+    TaskRecord record{key.first, agent.id, running.task(), running.state(), {},
+                      resources ? *resources : Resources{}};
+    tasks_.emplace(key, std::move(record));
+    agent.used += resources ? *resources : Resources{};
+    auto& framework = frameworks_[key.first];
+    if (framework.id.empty()) {
+      // A framework known only through its tasks (the master restarted): it may
+      // re-subscribe within its failover timeout.
+      framework.id = key.first;
+      if (running.has_framework()) framework.info = running.framework();
+      framework.info.mutable_id()->set_value(key.first);
+      framework.disconnected_at = Clock::now();
+      framework.registered_time = now_seconds();
+    }
+  }
+  std::vector<TaskKey> missing;
+  for (const auto& [key, task] : tasks_) {
+    if (task.agent_id == agent.id && !reported.contains(key) && task.state != v1::TASK_STAGING) {
+      missing.push_back(key);
+    }
+  }
+  for (const auto& key : missing) {
+    const auto& task = tasks_.at(key);
+    update_framework(key.first, master_status(task, v1::TASK_LOST, v1::TaskStatus::REASON_AGENT_RESTARTED,
+                                              "agent re-registered without this task"));
+    finish_task(key);
+  }
+}
+
+Result<void> MasterProcess::status_update(AgentRecord& agent, const agent::Call::StatusUpdate& update) {
+  const auto& status = update.status();
+  TaskKey key{update.framework_id().value(), status.task_id().value()};
+  metrics_.inc("berth_master_task_updates_total", {{"state", v1::TaskState_Name(status.state())}});
+  log::info("Status update {} for task {} of framework {} from agent {}", v1::TaskState_Name(status.state()),
+            key.second, key.first, agent.id);
+  if (auto it = tasks_.find(key); it != tasks_.end()) {
+    it->second.state = status.state();
+    it->second.latest = status;
+    if (is_terminal(status.state())) finish_task(key);
+  }
+  update_framework(key.first, status);
+  return {};
+}
+
+void MasterProcess::agent_disconnected(const std::string& agent_id, const std::shared_ptr<http::Stream>& stream) {
+  auto it = agents_.find(agent_id);
+  if (it == agents_.end() || it->second.stream != stream) return;
+  log::warn("Agent {} disconnected; waiting up to {}s for it to re-register", agent_id,
+            flags_.agent_reregister_timeout);
+  it->second.connected = false;
+  it->second.stream.reset();
+  it->second.disconnected_at = Clock::now();
+  rescind_offers({}, agent_id);
+}
+
+void MasterProcess::remove_agent(const std::string& agent_id, v1::TaskState state,
+                                 v1::TaskStatus::Reason reason, std::string_view why) {
+  auto it = agents_.find(agent_id);
+  if (it == agents_.end()) return;
+  log::info("Removing agent {}: {}", agent_id, why);
+  rescind_offers({}, agent_id);
+  std::vector<TaskKey> keys;
+  for (const auto& [key, task] : tasks_) {
+    if (task.agent_id == agent_id) keys.push_back(key);
+  }
+  for (const auto& key : keys) {
+    update_framework(key.first, master_status(tasks_.at(key), state, reason, std::string(why)));
+    finish_task(key);
+  }
+  if (it->second.stream) it->second.stream->close();
+  agents_.erase(agent_id);
+}
+
+}  // namespace berth::master

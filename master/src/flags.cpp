@@ -1,0 +1,42 @@
+#include "berth/master/flags.hpp"
+
+#include "berth/common/flags.hpp"
+
+namespace berth::master {
+
+void add_flags(CLI::App& app, Flags& flags) {
+  app.add_option("--ip", flags.ip, "IP address to listen on")->capture_default_str();
+  app.add_option("--port", flags.port, "Port to listen on")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  app.add_option("--hostname", flags.hostname, "Hostname advertised to frameworks and agents");
+  app.add_option("--work_dir", flags.work_dir, "Directory for the master's persistent state");
+  app.add_option("--allocation_interval", flags.allocation_interval,
+                 "Seconds between batch allocations")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--heartbeat_interval", flags.heartbeat_interval,
+                 "Seconds between HEARTBEAT events to frameworks and agents")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--agent_reregister_timeout", flags.agent_reregister_timeout,
+                 "Seconds a disconnected agent has to re-register before its tasks are lost")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--offer_timeout", flags.offer_timeout,
+                 "Seconds after which an unused offer is rescinded (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--max_request_bytes", flags.max_request_bytes, "Largest accepted request body")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--max_completed_tasks_per_framework", flags.max_completed_tasks,
+                 "Completed tasks kept per framework for /state")
+      ->capture_default_str();
+  app.add_option("--logging_level", flags.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  flags::bind_env(app);
+}
+
+}  // namespace berth::master

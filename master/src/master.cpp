@@ -1,0 +1,328 @@
+#include "berth/master/master.hpp"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "berth/master/allocator.hpp"
+#include "berth/common/clock.hpp"
+#include "berth/common/ids.hpp"
+#include "berth/common/log.hpp"
+#include "berth/common/recordio.hpp"
+#include "master_process.hpp"
+
+namespace berth::master {
+
+MasterProcess::MasterProcess(asio::any_io_executor executor, Flags flags)
+    : executor_(executor),
+      flags_(std::move(flags)),
+      server_(executor, http::Server::Options{.address = flags_.ip,
+                                              .port = flags_.port,
+                                              .max_body_bytes = flags_.max_request_bytes}),
+      tick_timer_(executor),
+      heartbeat_timer_(executor),
+      master_id_(ids::random_string()),
+      start_time_(now_seconds()) {
+  if (flags_.hostname.empty()) {
+    char name[256] = {};
+    ::gethostname(name, sizeof name - 1);
+    flags_.hostname = name;
+  }
+  metrics_.describe("berth_master_tasks_launched_total", "counter", "Tasks sent to agents");
+  metrics_.describe("berth_master_task_updates_total", "counter",
+                    "Task status updates received from agents, by state");
+  metrics_.describe("berth_master_offers_sent_total", "counter", "Offers sent to frameworks");
+  metrics_.describe("berth_master_http_bad_requests_total", "counter",
+                    "API requests refused with a 4xx answer");
+}
+
+Result<void> MasterProcess::start() {
+  auto handler = [this](auto member) {
+    return [this, member](http::Exchange& exchange) { return (this->*member)(exchange); };
+  };
+  server_.route("/api/v1/scheduler", handler(&MasterProcess::handle_scheduler));
+  server_.route("/master/api/v1/scheduler", handler(&MasterProcess::handle_scheduler));
+  server_.route("/api/v1/agent", handler(&MasterProcess::handle_agent));
+  auto state = [this](http::Exchange& exchange) -> asio::awaitable<void> {
+    co_await exchange.respond(http::make_response(http::Status::ok, state_json(), "application/json"));
+  };
+  server_.route("/state", state);
+  server_.route("/master/state", state);
+  auto health = [](http::Exchange& exchange) -> asio::awaitable<void> {
+    co_await exchange.respond(http::make_response(http::Status::ok, ""));
+  };
+  server_.route("/health", health);
+  server_.route("/master/health", health);
+  server_.route("/metrics", [this](http::Exchange& exchange) -> asio::awaitable<void> {
+    co_await exchange.respond(http::make_response(http::Status::ok, metrics_text(), metrics::kContentType));
+  });
+  server_.route("/version", [](http::Exchange& exchange) -> asio::awaitable<void> {
+    co_await exchange.respond(http::make_response(
+        http::Status::ok, fmt::format(R"({{"version":"{}"}})", BERTH_VERSION), "application/json"));
+  });
+  BERTH_TRY_VOID(with_context(server_.listen(), fmt::format("listen on {}:{}", flags_.ip, flags_.port)));
+  log::info("Master {} listening on {}:{}", master_id_, flags_.ip, server_.port());
+  asio::co_spawn(executor_, tick_loop(), asio::detached);
+  asio::co_spawn(executor_, heartbeat_loop(), asio::detached);
+  return {};
+}
+
+void MasterProcess::stop() {
+  stopping_ = true;
+  tick_timer_.cancel();
+  heartbeat_timer_.cancel();
+  for (auto& [id, framework] : frameworks_) {
+    if (framework.stream) framework.stream->close();
+  }
+  for (auto& [id, agent] : agents_) {
+    if (agent.stream) agent.stream->close();
+  }
+  server_.stop();
+}
+
+asio::awaitable<void> MasterProcess::tick_loop() {
+  while (!stopping_) {
+    tick_timer_.expires_after(to_ms(flags_.allocation_interval));
+    boost::system::error_code ec;
+    co_await tick_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_) break;
+    expire(Clock::now());
+    allocate();
+  }
+}
+
+asio::awaitable<void> MasterProcess::heartbeat_loop() {
+  while (!stopping_) {
+    heartbeat_timer_.expires_after(to_ms(flags_.heartbeat_interval));
+    boost::system::error_code ec;
+    co_await heartbeat_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_) break;
+    sched::Event framework_beat;
+    framework_beat.set_type(sched::Event::HEARTBEAT);
+    for (auto& [id, framework] : frameworks_) {
+      if (framework.connected) send(framework, framework_beat);
+    }
+    agent::Event agent_beat;
+    agent_beat.set_type(agent::Event::HEARTBEAT);
+    for (auto& [id, agent] : agents_) {
+      if (agent.connected) send(agent, agent_beat);
+    }
+  }
+}
+
+void MasterProcess::request_allocation() {
+  if (allocation_pending_ || stopping_) return;
+  allocation_pending_ = true;
+  asio::post(executor_, [this] {
+    allocation_pending_ = false;
+    if (!stopping_) allocate();
+  });
+}
+
+Resources MasterProcess::cluster_total() const {
+  Resources total;
+  for (const auto& [id, agent] : agents_) {
+    if (agent.connected) total += agent.total;
+  }
+  return total;
+}
+
+Resources MasterProcess::task_resources(const FrameworkRecord& framework) const {
+  Resources sum;
+  for (const auto& [key, task] : tasks_) {
+    if (key.first == framework.id) sum += task.resources;
+  }
+  return sum;
+}
+
+void MasterProcess::allocate() {
+  auto now = Clock::now();
+  std::vector<AgentAvailable> available;
+  for (auto& [id, agent] : agents_) {
+    if (!agent.connected) continue;
+    available.push_back({id, agent.total - agent.used - agent.offered});
+  }
+  std::vector<AllocationCandidate> candidates;
+  for (auto& [id, framework] : frameworks_) {
+    if (!framework.connected || framework.suppressed) continue;
+    AllocationCandidate candidate{id, task_resources(framework) + framework.offered, {}};
+    for (auto& [agent_id, until] : framework.declined_until) {
+      if (until > now) candidate.filtered_agents.insert(agent_id);
+    }
+    candidates.push_back(std::move(candidate));
+  }
+  if (available.empty() || candidates.empty()) return;
+
+  std::map<std::string, sched::Event> events;
+  for (auto& grant : master::allocate(cluster_total(), available, std::move(candidates))) {
+    auto& agent = agents_.at(grant.agent_id);
+    auto& framework = frameworks_.at(grant.framework_id);
+    OfferRecord record{next_id('O'), framework.id, agent.id, grant.resources, now};
+    agent.offered += record.resources;
+    framework.offered += record.resources;
+
+    auto& event = events[framework.id];
+    event.set_type(sched::Event::OFFERS);
+    auto* offer = event.mutable_offers()->add_offers();
+    offer->mutable_id()->set_value(record.id);
+    offer->mutable_framework_id()->set_value(framework.id);
+    offer->mutable_agent_id()->set_value(agent.id);
+    offer->set_hostname(agent.info.hostname());
+    *offer->mutable_resources() = record.resources.to_proto();
+    *offer->mutable_attributes() = agent.info.attributes();
+    auto* url = offer->mutable_url();
+    url->set_scheme("http");
+    url->mutable_address()->set_hostname(agent.info.hostname());
+    url->mutable_address()->set_ip(agent.ip);
+    url->mutable_address()->set_port(agent.info.port());
+    url->set_path("/slave(1)");
+    offers_.emplace(record.id, std::move(record));
+    metrics_.inc("berth_master_offers_sent_total");
+  }
+  for (auto& [framework_id, event] : events) {
+    log::debug("Sending {} offer(s) to framework {}", event.offers().offers_size(), framework_id);
+    send(frameworks_.at(framework_id), event);
+  }
+}
+
+void MasterProcess::expire(Clock::time_point now) {
+  std::vector<std::string> expired_frameworks;
+  for (auto& [id, framework] : frameworks_) {
+    auto timeout = std::chrono::duration<double>(framework.info.failover_timeout());
+    if (!framework.connected && now - framework.disconnected_at >= timeout) expired_frameworks.push_back(id);
+  }
+  for (const auto& id : expired_frameworks) remove_framework(id, "failover timeout elapsed");
+
+  std::vector<std::string> lost_agents;
+  for (auto& [id, agent] : agents_) {
+    auto timeout = std::chrono::duration<double>(flags_.agent_reregister_timeout);
+    if (!agent.connected && now - agent.disconnected_at >= timeout) lost_agents.push_back(id);
+  }
+  for (const auto& id : lost_agents) {
+    remove_agent(id, v1::TASK_LOST, v1::TaskStatus::REASON_AGENT_REMOVED,
+                 "agent did not re-register in time");
+  }
+
+  if (flags_.offer_timeout > 0) {
+    std::vector<std::string> stale;
+    for (auto& [id, offer] : offers_) {
+      if (now - offer.created >= std::chrono::duration<double>(flags_.offer_timeout)) stale.push_back(id);
+    }
+    for (const auto& id : stale) remove_offer(id, true);
+  }
+}
+
+void MasterProcess::send(FrameworkRecord& framework, const sched::Event& event) {
+  if (!framework.stream || !framework.stream->is_open()) return;
+  framework.stream->send(recordio::encode(codec::encode(framework.format, event)));
+}
+
+void MasterProcess::send(AgentRecord& agent, const agent::Event& event) {
+  if (!agent.stream || !agent.stream->is_open()) return;
+  agent.stream->send(recordio::encode(codec::encode(agent.format, event)));
+}
+
+void MasterProcess::update_framework(const std::string& framework_id, const v1::TaskStatus& status) {
+  auto framework = frameworks_.find(framework_id);
+  if (framework == frameworks_.end() || !framework->second.connected) return;
+  sched::Event event;
+  event.set_type(sched::Event::UPDATE);
+  *event.mutable_update()->mutable_status() = status;
+  send(framework->second, event);
+}
+
+void MasterProcess::remove_offer(const std::string& offer_id, bool rescind) {
+  auto it = offers_.find(offer_id);
+  if (it == offers_.end()) return;
+  auto offer = std::move(it->second);
+  offers_.erase(it);
+  if (auto agent = agents_.find(offer.agent_id); agent != agents_.end()) {
+    agent->second.offered -= offer.resources;
+  }
+  auto framework = frameworks_.find(offer.framework_id);
+  if (framework == frameworks_.end()) return;
+  framework->second.offered -= offer.resources;
+  if (rescind) {
+    sched::Event event;
+    event.set_type(sched::Event::RESCIND);
+    event.mutable_rescind()->mutable_offer_id()->set_value(offer.id);
+    send(framework->second, event);
+  }
+  request_allocation();
+}
+
+void MasterProcess::rescind_offers(const std::string& framework_id, const std::string& agent_id) {
+  std::vector<std::string> ids;
+  for (auto& [id, offer] : offers_) {
+    if ((framework_id.empty() || offer.framework_id == framework_id) &&
+        (agent_id.empty() || offer.agent_id == agent_id)) {
+      ids.push_back(id);
+    }
+  }
+  for (const auto& id : ids) remove_offer(id, true);
+}
+
+void MasterProcess::finish_task(const TaskKey& key) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) return;
+  auto task = std::move(it->second);
+  tasks_.erase(it);
+  if (auto agent = agents_.find(task.agent_id); agent != agents_.end()) {
+    agent->second.used -= task.resources;
+  }
+  if (auto framework = frameworks_.find(task.framework_id); framework != frameworks_.end()) {
+    auto& completed = framework->second.completed;
+    completed.push_back(std::move(task));
+    while (completed.size() > flags_.max_completed_tasks) completed.pop_front();
+  }
+  request_allocation();
+}
+
+void MasterProcess::remove_framework(const std::string& framework_id, std::string_view why) {
+  auto it = frameworks_.find(framework_id);
+  if (it == frameworks_.end()) return;
+  log::info("Removing framework {} ({}): {}", framework_id, it->second.info.name(), why);
+  rescind_offers(framework_id, {});
+  std::set<std::string> agents_with_tasks;
+  std::vector<TaskKey> keys;
+  for (auto& [key, task] : tasks_) {
+    if (key.first != framework_id) continue;
+    agents_with_tasks.insert(task.agent_id);
+    keys.push_back(key);
+  }
+  agent::Event shutdown;
+  shutdown.set_type(agent::Event::SHUTDOWN_FRAMEWORK);
+  shutdown.mutable_shutdown_framework()->mutable_framework_id()->set_value(framework_id);
+  for (const auto& agent_id : agents_with_tasks) {
+    if (auto agent = agents_.find(agent_id); agent != agents_.end()) send(agent->second, shutdown);
+  }
+  for (const auto& key : keys) finish_task(key);
+  if (it->second.stream) it->second.stream->close();
+  frameworks_.erase(framework_id);
+}
+
+std::string MasterProcess::next_id(char kind) {
+  return fmt::format("{}-{}{:04}", master_id_, kind, id_counter_++);
+}
+
+v1::TaskStatus MasterProcess::master_status(const TaskRecord& task, v1::TaskState state,
+                                            v1::TaskStatus::Reason reason, std::string message) const {
+  v1::TaskStatus status;
+  *status.mutable_task_id() = task.info.task_id();
+  status.set_state(state);
+  status.set_source(v1::TaskStatus::SOURCE_MASTER);
+  status.set_reason(reason);
+  status.set_message(std::move(message));
+  if (!task.agent_id.empty()) status.mutable_agent_id()->set_value(task.agent_id);
+  status.set_timestamp(now_seconds());
+  return status;
+}
+
+Master::Master(boost::asio::any_io_executor executor, Flags flags)
+    : process_(std::make_unique<MasterProcess>(executor, std::move(flags))) {}
+Master::~Master() = default;
+Result<void> Master::start() { return process_->start(); }
+void Master::stop() { process_->stop(); }
+std::uint16_t Master::port() const { return process_->port(); }
+
+}  // namespace berth::master

@@ -1,0 +1,152 @@
+#pragma once
+// The master's state and behaviour. One instance runs on one io_context thread;
+// every handler and timer is a coroutine on it, so no locking is needed.
+// The implementation is split by concern: master.cpp (lifecycle, timers,
+// allocation), scheduler_api.cpp (framework calls), agent_api.cpp (agent calls),
+// state_json.cpp (/state and /metrics).
+
+#include <boost/asio.hpp>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "berth/agent.pb.h"
+#include "berth/common/codec.hpp"
+#include "berth/common/clock.hpp"
+#include "berth/common/http.hpp"
+#include "berth/common/metrics.hpp"
+#include "berth/common/resources.hpp"
+#include "berth/master/flags.hpp"
+#include "mesos/v1/mesos.pb.h"
+#include "mesos/v1/scheduler.pb.h"
+
+namespace berth::master {
+
+namespace asio = boost::asio;
+namespace v1 = berth::mesos::v1;
+namespace sched = berth::mesos::v1::scheduler;
+using Clock = std::chrono::steady_clock;
+using TaskKey = std::pair<std::string, std::string>;  // framework id, task id
+
+struct TaskRecord {
+  std::string framework_id;
+  std::string agent_id;
+  v1::TaskInfo info;
+  v1::TaskState state = v1::TASK_STAGING;
+  std::optional<v1::TaskStatus> latest;
+  Resources resources;
+};
+
+struct OfferRecord {
+  std::string id;
+  std::string framework_id;
+  std::string agent_id;
+  Resources resources;
+  Clock::time_point created;
+};
+
+struct AgentRecord {
+  std::string id;
+  v1::AgentInfo info;
+  std::string ip;
+  Resources total;
+  Resources used;
+  Resources offered;
+  std::shared_ptr<http::Stream> stream;
+  codec::Format format = codec::Format::Protobuf;
+  bool connected = false;
+  Clock::time_point last_seen;
+  Clock::time_point disconnected_at;
+  double registered_time = 0;
+};
+
+struct FrameworkRecord {
+  std::string id;
+  v1::FrameworkInfo info;
+  std::string stream_id;
+  std::shared_ptr<http::Stream> stream;
+  codec::Format format = codec::Format::Json;
+  bool connected = false;
+  bool suppressed = false;
+  Resources offered;
+  std::map<std::string, Clock::time_point> declined_until;  // agent id -> filter expiry
+  Clock::time_point disconnected_at;
+  std::deque<TaskRecord> completed;
+  double registered_time = 0;
+};
+
+class MasterProcess {
+ public:
+  MasterProcess(asio::any_io_executor executor, Flags flags);
+  Result<void> start();
+  void stop();
+  std::uint16_t port() const { return server_.port(); }
+
+ private:
+  // master.cpp
+  asio::awaitable<void> tick_loop();
+  asio::awaitable<void> heartbeat_loop();
+  void request_allocation();
+  void allocate();
+  void expire(Clock::time_point now);
+  void send(FrameworkRecord& framework, const sched::Event& event);
+  void send(AgentRecord& agent, const agent::Event& event);
+  void update_framework(const std::string& framework_id, const v1::TaskStatus& status);
+  void rescind_offers(const std::string& framework_id, const std::string& agent_id);
+  void remove_offer(const std::string& offer_id, bool rescind);
+  void remove_framework(const std::string& framework_id, std::string_view why);
+  void finish_task(const TaskKey& key);
+  Resources task_resources(const FrameworkRecord& framework) const;
+  Resources cluster_total() const;
+  std::string next_id(char kind);
+  v1::TaskStatus master_status(const TaskRecord& task, v1::TaskState state,
+                               v1::TaskStatus::Reason reason, std::string message) const;
+
+  // scheduler_api.cpp
+  asio::awaitable<void> handle_scheduler(http::Exchange& exchange);
+  asio::awaitable<void> subscribe(http::Exchange& exchange, sched::Call call, codec::Format format);
+  Result<void> accept(FrameworkRecord& framework, const sched::Call::Accept& accept);
+  Result<void> launch(FrameworkRecord& framework, const std::string& agent_id, v1::TaskInfo task,
+                      Resources& available);
+  void decline(FrameworkRecord& framework, const google::protobuf::RepeatedPtrField<v1::OfferID>& ids,
+               double refuse_seconds);
+  Result<void> kill(FrameworkRecord& framework, const sched::Call::Kill& kill);
+  Result<void> acknowledge(FrameworkRecord& framework, const sched::Call::Acknowledge& ack);
+  void reconcile(FrameworkRecord& framework, const sched::Call::Reconcile& reconcile);
+
+  // agent_api.cpp
+  asio::awaitable<void> handle_agent(http::Exchange& exchange);
+  asio::awaitable<void> register_agent(http::Exchange& exchange, agent::Call call, codec::Format format);
+  void reconcile_agent_tasks(AgentRecord& agent, const agent::Call::Register& registration);
+  Result<void> status_update(AgentRecord& agent, const agent::Call::StatusUpdate& update);
+  void agent_disconnected(const std::string& agent_id, const std::shared_ptr<http::Stream>& stream);
+  void remove_agent(const std::string& agent_id, v1::TaskState state, v1::TaskStatus::Reason reason,
+                    std::string_view why);
+
+  // state_json.cpp
+  std::string state_json() const;
+  std::string metrics_text();
+
+  asio::any_io_executor executor_;
+  Flags flags_;
+  http::Server server_;
+  asio::steady_timer tick_timer_;
+  asio::steady_timer heartbeat_timer_;
+  bool stopping_ = false;
+  bool allocation_pending_ = false;
+
+  std::string master_id_;
+  double start_time_ = 0;
+  std::uint64_t id_counter_ = 0;
+  std::map<std::string, AgentRecord> agents_;
+  std::map<std::string, FrameworkRecord> frameworks_;
+  std::map<std::string, OfferRecord> offers_;
+  std::map<TaskKey, TaskRecord> tasks_;
+  metrics::Registry metrics_;
+};
+
+}  // namespace berth::master

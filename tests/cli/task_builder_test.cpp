@@ -1,0 +1,106 @@
+#include "task_builder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace berth::cli {
+namespace {
+
+RunOptions options_for(std::vector<std::string> command) {
+  RunOptions options;
+  options.command = std::move(command);
+  return options;
+}
+
+v1::Offer an_offer() {
+  v1::Offer offer;
+  offer.mutable_id()->set_value("o1");
+  offer.mutable_framework_id()->set_value("f1");
+  offer.mutable_agent_id()->set_value("a1");
+  offer.set_hostname("host1");
+  return offer;
+}
+
+TEST(TaskBuilder, DefaultNameIsTheProgramsBaseName) {
+  EXPECT_EQ(default_task_name({"/bin/echo", "hello"}), "echo");
+  EXPECT_EQ(default_task_name({"sleep", "1"}), "sleep");
+  EXPECT_EQ(default_task_name({"  /usr/bin/env FOO=1 true | wc"}), "env");
+  EXPECT_EQ(default_task_name({"/"}), "task");
+  EXPECT_EQ(default_task_name({}), "task");
+}
+
+TEST(TaskBuilder, TaskIdsAreSafePathComponents) {
+  EXPECT_EQ(make_task_id("echo", "3f2a"), "echo-3f2a");
+  EXPECT_EQ(make_task_id("my task/../x", "00ff"), "my_task_.._x-00ff");
+  EXPECT_EQ(make_task_id("", "0001"), "task-0001");
+  EXPECT_EQ(make_task_id(std::string(300, 'a'), "0001").size(), 205u);
+  auto suffix = random_suffix();
+  EXPECT_EQ(suffix.size(), 4u);
+  EXPECT_TRUE(std::ranges::all_of(suffix, [](char c) { return std::isxdigit(c) && !std::isupper(c); })) << suffix;
+}
+
+TEST(TaskBuilder, PlainCommandKeepsArgvAsIs) {
+  auto command = build_command(options_for({"/bin/echo", "hello world", "$HOME"}));
+  ASSERT_TRUE(command) << command.error().what();
+  EXPECT_FALSE(command->shell());
+  EXPECT_EQ(command->value(), "/bin/echo");
+  ASSERT_EQ(command->arguments_size(), 3);
+  EXPECT_EQ(command->arguments(0), "/bin/echo");
+  EXPECT_EQ(command->arguments(1), "hello world");
+  EXPECT_EQ(command->arguments(2), "$HOME");
+  EXPECT_FALSE(command->has_environment());
+}
+
+TEST(TaskBuilder, ShellCommandJoinsTheWords) {
+  auto options = options_for({"echo", "$HOME", "|", "wc -c"});
+  options.shell = true;
+  options.env = {"A=1", "B=x=y", "EMPTY="};
+  auto command = build_command(options);
+  ASSERT_TRUE(command) << command.error().what();
+  EXPECT_TRUE(command->shell());
+  EXPECT_EQ(command->value(), "echo $HOME | wc -c");
+  EXPECT_EQ(command->arguments_size(), 0);
+  const auto& vars = command->environment().variables();
+  ASSERT_EQ(vars.size(), 3);
+  EXPECT_EQ(vars[0].name(), "A");
+  EXPECT_EQ(vars[0].value(), "1");
+  EXPECT_EQ(vars[1].name(), "B");
+  EXPECT_EQ(vars[1].value(), "x=y");
+  EXPECT_EQ(vars[2].name(), "EMPTY");
+  EXPECT_EQ(vars[2].value(), "");
+}
+
+TEST(TaskBuilder, BadEnvIsRefused) {
+  auto options = options_for({"true"});
+  options.env = {"NOEQUALS"};
+  auto command = build_command(options);
+  ASSERT_FALSE(command);
+  EXPECT_NE(command.error().message().find("NOEQUALS"), std::string::npos);
+}
+
+TEST(TaskBuilder, TaskInfoTargetsTheOffersAgent) {
+  auto options = options_for({"/bin/echo", "hi"});
+  v1::Resource cpus;
+  cpus.set_name("cpus");
+  cpus.set_type(v1::Value::SCALAR);
+  cpus.mutable_scalar()->set_value(0.1);
+  auto task = build_task_info(options, an_offer(), {cpus}, "echo-0001");
+  ASSERT_TRUE(task) << task.error().what();
+  EXPECT_EQ(task->name(), "echo");
+  EXPECT_EQ(task->task_id().value(), "echo-0001");
+  EXPECT_EQ(task->agent_id().value(), "a1");
+  ASSERT_EQ(task->resources_size(), 1);
+  EXPECT_DOUBLE_EQ(task->resources(0).scalar().value(), 0.1);
+  EXPECT_EQ(task->command().value(), "/bin/echo");
+  EXPECT_TRUE(task->IsInitialized());
+
+  options.name = "greeting";
+  auto named = build_task_info(options, an_offer(), {}, "greeting-0002");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->name(), "greeting");
+}
+
+}  // namespace
+}  // namespace berth::cli

@@ -1,0 +1,123 @@
+// End to end: bad input never crashes a daemon and always gets a clear answer.
+
+#include <gtest/gtest.h>
+
+#include "berth/common/http.hpp"
+#include "support/cluster.hpp"
+#include "support/root.hpp"
+
+namespace berth::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+http::Response post(std::uint16_t port, const std::string& path, std::string body, std::string content_type,
+                    std::string accept = "application/json") {
+  auto request = http::make_request(http::Verb::post, path, std::move(body), content_type);
+  if (!accept.empty()) request.set(boost::beast::http::field::accept, accept);
+  auto response = http::request_sync({"127.0.0.1", port}, std::move(request), 5s);
+  EXPECT_TRUE(response) << (response ? "" : response.error().what());
+  return response ? *response : http::Response{};
+}
+
+class BadInputTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BERTH_REQUIRE_ROOT();
+    cluster_.start_master();
+  }
+  void TearDown() override {
+    if (!::testing::Test::IsSkipped()) cluster_.check_no_leaks();
+  }
+  Cluster cluster_;
+};
+
+TEST_F(BadInputTest, MalformedSchedulerCallsGet4xxWithAMessage) {
+  auto port = cluster_.master_port();
+  auto garbage = post(port, "/api/v1/scheduler", "{not json", "application/json");
+  EXPECT_EQ(garbage.result(), http::Status::bad_request);
+  EXPECT_NE(garbage.body().find("Failed to parse"), std::string::npos) << garbage.body();
+
+  auto no_user = post(port, "/api/v1/scheduler",
+                      R"({"type":"SUBSCRIBE","subscribe":{"framework_info":{"name":"x"}}})", "application/json");
+  EXPECT_EQ(no_user.result(), http::Status::bad_request);
+  EXPECT_NE(no_user.body().find("user"), std::string::npos) << no_user.body();
+
+  auto media = post(port, "/api/v1/scheduler", "{}", "text/plain");
+  EXPECT_EQ(media.result(), http::Status::unsupported_media_type) << media.body();
+
+  auto accept = post(port, "/api/v1/scheduler", R"({"type":"TEARDOWN"})", "application/json", "text/html");
+  EXPECT_EQ(accept.result(), http::Status::not_acceptable) << accept.body();
+
+  auto get = http::request_sync({"127.0.0.1", port}, http::make_request(http::Verb::get, "/api/v1/scheduler"), 5s);
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->result(), http::Status::method_not_allowed);
+
+  auto unsubscribed = post(port, "/api/v1/scheduler", R"({"type":"TEARDOWN","framework_id":{"value":"nope"}})",
+                           "application/json");
+  EXPECT_EQ(unsubscribed.result(), http::Status::forbidden) << unsubscribed.body();
+
+  auto huge = post(port, "/api/v1/scheduler", std::string(8 << 20, 'x'), "application/json");
+  EXPECT_EQ(huge.result(), http::Status::payload_too_large);
+
+  auto agent_garbage = post(port, "/api/v1/agent", "\xff\xfe garbage", "application/x-protobuf");
+  EXPECT_EQ(agent_garbage.result(), http::Status::bad_request);
+
+  auto health = http::request_sync({"127.0.0.1", port}, http::make_request(http::Verb::get, "/health"), 5s);
+  ASSERT_TRUE(health) << "the master died";
+  EXPECT_EQ(health->result(), http::Status::ok);
+}
+
+TEST_F(BadInputTest, AgentRetriesAnUnreachableMasterWithBackoffAndSaysSo) {
+  cluster_.stop_master();
+  cluster_.start_agent();
+  ASSERT_TRUE(wait_until([&] {
+    auto log = cluster_.agent_log();
+    std::size_t count = 0;
+    for (auto pos = log.find("unreachable"); pos != std::string::npos; pos = log.find("unreachable", pos + 1)) ++count;
+    return count >= 3;
+  }, 20s)) << cluster_.agent_log();
+  EXPECT_NE(cluster_.agent_log().find("retrying in"), std::string::npos);
+  cluster_.start_master();
+  EXPECT_TRUE(cluster_.wait_for_agent(30s)) << cluster_.agent_log();
+}
+
+struct FlagCase {
+  std::string binary;
+  std::vector<std::string> flags;
+  std::string expected;  // part of the error message
+};
+
+TEST(InvalidFlags, StopTheDaemonAtStartWithAClearMessage) {
+  BERTH_REQUIRE_ROOT();
+  auto dir = std::filesystem::temp_directory_path() / ("berth-flags-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::vector<FlagCase> cases{
+      {"berth-master", {"--port=70000"}, "--port"},
+      {"berth-master", {"--port=abc"}, "--port"},
+      {"berth-master", {"--allocation_interval=-1"}, "--allocation_interval"},
+      {"berth-master", {"--bogus=1"}, "bogus"},
+      {"berth-agent", {"--work_dir=" + dir.string()}, "--master"},
+      {"berth-agent", {"--master=127.0.0.1:1"}, "--work_dir"},
+      {"berth-agent", {"--master=127.0.0.1:1", "--work_dir=" + dir.string(), "--resources=cpus:-1"}, "--resources"},
+      {"berth-agent", {"--master=127.0.0.1:1", "--work_dir=" + dir.string(), "--cgroups_root=" + dir.string()},
+       "--cgroups_root"},
+      {"berth-agent", {"--master=127.0.0.1:99999", "--work_dir=" + dir.string()}, "--master"},
+      {"berth", {"run", "--cpus=0", "--", "/bin/true"}, "cpus"},
+      {"berth", {"run"}, "command"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv{bin(c.binary).string()};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    auto result = run(argv, 10s);
+    std::string joined;
+    for (const auto& f : c.flags) joined += f + " ";
+    EXPECT_NE(result.exit_code, 0) << c.binary << " " << joined;
+    EXPECT_NE((result.err + result.out).find(c.expected), std::string::npos)
+        << c.binary << " " << joined << "\n" << result.err << result.out;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace berth::testing
