@@ -5,7 +5,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_ARGS ?=
 
-.PHONY: all bootstrap configure build demo test test-asan clean
+.PHONY: all bootstrap configure build demo test test-asan bench clean
 
 all: build
 
@@ -30,6 +30,10 @@ test-asan: bootstrap
 	  -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD)
 	@./scripts/run-tests $(ASAN_BUILD) unit
+
+# Launch latency against its peers (root); see BENCHMARKS.md.
+bench: build
+	@$(BUILD)/bench/berth_launch_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -44,31 +44,30 @@ std::vector<std::string> split_path(std::string_view path) {
 
 void AgentProcess::add_routes() {
   auto json_route = [this](std::string path, auto render) {
-    server_.route(std::move(path), [this, render](http::Exchange& exchange) -> asio::awaitable<void> {
+    server_.route(std::move(path), http::only(http::Verb::get, [this, render](http::Exchange& exchange)
+                                                                   -> asio::awaitable<void> {
       co_await exchange.respond(http::make_response(http::Status::ok, render(this), "application/json"));
-    });
+    }));
   };
   json_route("/state", [](AgentProcess* self) { return self->state_json(); });
   json_route("/slave(1)/state", [](AgentProcess* self) { return self->state_json(); });
   json_route("/containers", [](AgentProcess* self) { return self->containers_json(); });
-  server_.route("/health", [](http::Exchange& exchange) -> asio::awaitable<void> {
+  server_.route("/health", http::only(http::Verb::get, [](http::Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(http::make_response(http::Status::ok, ""));
-  });
-  server_.route("/metrics", [this](http::Exchange& exchange) -> asio::awaitable<void> {
+  }));
+  server_.route("/metrics", http::only(http::Verb::get, [this](http::Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(http::make_response(http::Status::ok, metrics_text(), metrics::kContentType));
-  });
-  server_.route("/version", [](http::Exchange& exchange) -> asio::awaitable<void> {
+  }));
+  server_.route("/version", http::only(http::Verb::get, [](http::Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(http::make_response(
         http::Status::ok, fmt::format(R"({{"version":"{}"}})", BERTH_VERSION), "application/json"));
-  });
-  server_.route_prefix("/sandbox/", [this](http::Exchange& exchange) { return serve_sandbox(exchange); });
+  }));
+  server_.route_prefix("/sandbox/", http::only(http::Verb::get, [this](http::Exchange& exchange) {
+    return serve_sandbox(exchange);
+  }));
 }
 
 asio::awaitable<void> AgentProcess::serve_sandbox(http::Exchange& exchange) {
-  if (exchange.request().method() != http::Verb::get) {
-    co_await exchange.respond(http::error_response(http::Status::method_not_allowed, "Expecting 'GET'"));
-    co_return;
-  }
   auto parts = split_path(exchange.path());
   if (parts.size() != 4 || (parts[3] != "stdout" && parts[3] != "stderr") ||
       !ids::is_safe_path_component(parts[1]) || !ids::is_safe_path_component(parts[2])) {

@@ -91,6 +91,21 @@ const Handler* Server::State::find(std::string_view path) const {
   return best;
 }
 
+Handler only(Verb verb, Handler handler) {
+  return [verb, handler = std::move(handler)](Exchange& exchange) -> asio::awaitable<void> {
+    auto method = exchange.request().method();
+    if (method == verb || (verb == Verb::get && method == Verb::head)) {
+      co_await handler(exchange);
+      co_return;
+    }
+    auto response = error_response(Status::method_not_allowed,
+                                   "Expecting '" + std::string(bhttp::to_string(verb)) + "', received '" +
+                                       std::string(exchange.request().method_string()) + "'");
+    response.set(bhttp::field::allow, bhttp::to_string(verb));
+    co_await exchange.respond(std::move(response));
+  };
+}
+
 // --- Stream ---------------------------------------------------------------
 
 Stream::Stream(std::shared_ptr<Connection> connection)
@@ -226,7 +241,10 @@ asio::awaitable<std::shared_ptr<Stream>> Exchange::stream(Response head) {
     stream_->peer_gone();
     co_return stream_;
   }
-  asio::co_spawn(connection_.stream.get_executor(), stream_->write_loop(), asio::detached);
+  // The writer owns a reference: the stream outlives every handler that let go of it.
+  asio::co_spawn(
+      connection_.stream.get_executor(),
+      [stream = stream_]() -> asio::awaitable<void> { co_await stream->write_loop(); }, asio::detached);
   // The peer never sends more on a streaming connection; a completed read means it hung up.
   asio::co_spawn(connection_.stream.get_executor(),
                  [stream = stream_, connection = connection_.shared_from_this()]() -> asio::awaitable<void> {

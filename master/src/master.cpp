@@ -43,23 +43,23 @@ Result<void> MasterProcess::start() {
   server_.route("/api/v1/scheduler", handler(&MasterProcess::handle_scheduler));
   server_.route("/master/api/v1/scheduler", handler(&MasterProcess::handle_scheduler));
   server_.route("/api/v1/agent", handler(&MasterProcess::handle_agent));
-  auto state = [this](http::Exchange& exchange) -> asio::awaitable<void> {
+  auto state = http::only(http::Verb::get, [this](http::Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(http::make_response(http::Status::ok, state_json(), "application/json"));
-  };
+  });
   server_.route("/state", state);
   server_.route("/master/state", state);
-  auto health = [](http::Exchange& exchange) -> asio::awaitable<void> {
+  auto health = http::only(http::Verb::get, [](http::Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(http::make_response(http::Status::ok, ""));
-  };
+  });
   server_.route("/health", health);
   server_.route("/master/health", health);
-  server_.route("/metrics", [this](http::Exchange& exchange) -> asio::awaitable<void> {
+  server_.route("/metrics", http::only(http::Verb::get, [this](http::Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(http::make_response(http::Status::ok, metrics_text(), metrics::kContentType));
-  });
-  server_.route("/version", [](http::Exchange& exchange) -> asio::awaitable<void> {
+  }));
+  server_.route("/version", http::only(http::Verb::get, [](http::Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(http::make_response(
         http::Status::ok, fmt::format(R"({{"version":"{}"}})", BERTH_VERSION), "application/json"));
-  });
+  }));
   BERTH_TRY_VOID(with_context(server_.listen(), fmt::format("listen on {}:{}", flags_.ip, flags_.port)));
   log::info("Master {} listening on {}:{}", master_id_, flags_.ip, server_.port());
   asio::co_spawn(executor_, tick_loop(), asio::detached);

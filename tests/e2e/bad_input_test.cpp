@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "berth/common/http.hpp"
-#include "support/cluster.hpp"
+#include "support/cluster_test.hpp"
 #include "support/root.hpp"
 
 namespace berth::testing {
@@ -117,6 +117,58 @@ TEST(InvalidFlags, StopTheDaemonAtStartWithAClearMessage) {
         << c.binary << " " << joined << "\n" << result.err << result.out;
   }
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+using AgentApiTest = ClusterTest;
+
+http::Response get(std::uint16_t port, const std::string& target) {
+  auto response = http::request_sync({"127.0.0.1", port}, http::make_request(http::Verb::get, target), 5s);
+  EXPECT_TRUE(response) << (response ? "" : response.error().what());
+  return response ? *response : http::Response{};
+}
+
+TEST_F(AgentApiTest, BadRequestsGet4xxAndTheAgentKeepsServing) {
+  auto port = cluster_.agent_port();
+  EXPECT_EQ(get(port, "/sandbox/../../etc/passwd").result(), http::Status::bad_request);
+  EXPECT_EQ(get(port, "/sandbox/f/t/environ").result(), http::Status::bad_request);
+  auto unknown = get(port, "/sandbox/no-framework/no-task/stdout");
+  EXPECT_EQ(unknown.result(), http::Status::not_found);
+  EXPECT_NE(unknown.body().find("no-task"), std::string::npos) << unknown.body();
+  EXPECT_EQ(get(port, "/no/such/endpoint").result(), http::Status::not_found);
+  auto wrong_method = post(port, "/state", "{}", "application/json");
+  EXPECT_EQ(wrong_method.result(), http::Status::method_not_allowed);
+  auto huge = post(port, "/state", std::string(4 << 20, 'x'), "application/json");
+  EXPECT_EQ(huge.result(), http::Status::payload_too_large);
+
+  auto health = get(port, "/health");
+  EXPECT_EQ(health.result(), http::Status::ok);
+  auto metrics = get(port, "/metrics");
+  EXPECT_NE(metrics.body().find("berth_agent_registered 1"), std::string::npos) << metrics.body();
+}
+
+TEST_F(AgentApiTest, SandboxServesATasksOutputFromAnOffset) {
+  auto result = cluster_.run({"--quiet", "--name=printer", "--", "/bin/echo", "0123456789"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::string framework_id, task_id;
+  ASSERT_TRUE(wait_until([&] {
+    auto state = cluster_.agent_state();
+    for (const auto& task : state.at("completed_tasks").as_array()) {
+      framework_id = task.at("framework_id").as_string().c_str();
+      task_id = task.at("id").as_string().c_str();
+    }
+    return !framework_id.empty();
+  }, 10s)) << boost::json::serialize(cluster_.agent_state());
+  EXPECT_TRUE(task_id.starts_with("printer")) << task_id;
+  auto chunk = get(cluster_.agent_port(), "/sandbox/" + framework_id + "/" + task_id + "/stdout?offset=5");
+  EXPECT_EQ(chunk.result(), http::Status::ok);
+  EXPECT_EQ(chunk.body(), "56789\n");
+  EXPECT_EQ(chunk["X-Berth-File-Size"], "11");
 }
 
 }  // namespace

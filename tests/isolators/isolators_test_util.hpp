@@ -1,45 +1,10 @@
 #pragma once
 // Helpers shared by the isolator tests.
 
-#include <stdlib.h>
-
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
-#include <string>
+#include "support/temp_dir.hpp"
 
 namespace berth::isolators::testing {
-
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/berth-isolators-test-XXXXXX";
-    if (::mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline std::string slurp(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-inline void write_text(const std::filesystem::path& file, const std::string& text) {
-  std::ofstream(file) << text;
-}
-
+using berth::testing::slurp;
+using berth::testing::TempDir;
+using berth::testing::write_text;
 }  // namespace berth::isolators::testing

@@ -8,46 +8,18 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "berth/launcher/launcher.hpp"
+#include "support/temp_dir.hpp"
 
 namespace berth::launcher::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/berth-launcher-test-XXXXXX";
-    if (::mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline std::string slurp(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-inline void write_text(const std::filesystem::path& file, const std::string& text) {
-  std::ofstream(file) << text;
-}
+using berth::testing::slurp;
+using berth::testing::TempDir;
+using berth::testing::write_text;
 
 // The numbers in a /proc/<pid>/fd directory.
 inline std::set<int> open_fds(const std::filesystem::path& fd_dir) {

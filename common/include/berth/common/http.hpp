@@ -83,6 +83,9 @@ class Exchange {
 
 using Handler = std::function<asio::awaitable<void>(Exchange&)>;
 
+// Wraps a handler so that any other method gets 405 with an Allow header.
+Handler only(Verb verb, Handler handler);
+
 class Server {
  public:
   struct Options {
