@@ -66,6 +66,18 @@ bool spawn_and_wait(const std::vector<const char*>& argv) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+// The host's root, a fresh /proc, new pid, mount, uts and ipc namespaces.
+berth::launcher::oci::Spec task_spec(const std::string& id, const fs::path& cwd) {
+  berth::launcher::oci::Spec spec;
+  spec.process.args = {kTask};
+  spec.process.env = {"PATH=/usr/bin:/bin"};
+  spec.process.cwd = cwd.string();
+  for (int type : {CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC}) spec.linux_config.namespaces.push_back({type, {}});
+  spec.hostname = id;
+  spec.mounts.push_back({"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}});
+  return spec;
+}
+
 void BerthLaunch(benchmark::State& state) {
   if (::geteuid() != 0) {
     state.SkipWithError("needs root: namespaces and cgroups");
@@ -86,14 +98,10 @@ void BerthLaunch(benchmark::State& state) {
     berth::UniqueFd cgroup_fd(::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     berth::launcher::LaunchRequest request{
         .container_id = id,
-        .argv = {kTask},
-        .env = {"PATH=/usr/bin:/bin"},
-        .working_dir = runtime,
+        .spec = task_spec(id, runtime),
         .stdout_path = runtime / "stdout",
         .stderr_path = runtime / "stderr",
         .runtime_dir = runtime,
-        .namespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC,
-        .hostname = id,
         .cgroup_fd = cgroup_fd.get(),
     };
     auto launched = launcher.launch(request);

@@ -1,5 +1,6 @@
 #include "berth/agent/containerizer.hpp"
 
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -68,20 +69,38 @@ Result<isolators::LaunchInfo> Containerizer::prepare(const ContainerSpec& spec) 
   return merged;
 }
 
+namespace {
+
+// A command task as an OCI config: the host's root filesystem, the sandbox as
+// working directory, the isolators' namespaces, and a /proc of its own when
+// it has its own pids.
+launcher::oci::Spec command_task_spec(const ContainerSpec& spec, const isolators::LaunchInfo& info) {
+  launcher::oci::Spec oci;
+  oci.process.args = spec.argv;
+  oci.process.env = spec.env;
+  oci.process.env.insert(oci.process.env.end(), info.env.begin(), info.env.end());
+  oci.process.cwd = paths::sandbox_dir(spec.container_dir).string();
+  for (int flag : {CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWUSER}) {
+    if (info.namespaces & flag) oci.linux_config.namespaces.push_back({flag, {}});
+  }
+  if (info.namespaces & CLONE_NEWUTS) oci.hostname = spec.container_id.substr(0, 12);
+  if ((info.namespaces & CLONE_NEWNS) && (info.namespaces & CLONE_NEWPID)) {
+    oci.mounts.push_back({"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}});
+  }
+  return oci;
+}
+
+}  // namespace
+
 Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
   auto launched = [&]() -> Result<launcher::Launched> {
     BERTH_TRY(auto info, prepare(spec));
     launcher::LaunchRequest request;
     request.container_id = spec.container_id;
-    request.argv = spec.argv;
-    request.env = spec.env;
-    request.env.insert(request.env.end(), info.env.begin(), info.env.end());
-    request.working_dir = paths::sandbox_dir(spec.container_dir);
-    request.stdout_path = request.working_dir / "stdout";
-    request.stderr_path = request.working_dir / "stderr";
+    request.spec = command_task_spec(spec, info);
+    request.stdout_path = paths::sandbox_dir(spec.container_dir) / "stdout";
+    request.stderr_path = paths::sandbox_dir(spec.container_dir) / "stderr";
     request.runtime_dir = paths::runtime_dir(spec.container_dir);
-    request.namespaces = info.namespaces;
-    request.hostname = spec.container_id.substr(0, 12);
     UniqueFd cgroup_fd;
     if (info.cgroup) {
       BERTH_TRY(cgroup_fd, cgroups_->open(spec.container_id));

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-
 #include "berth/common/fd.hpp"
 
 namespace berth::files {
@@ -25,7 +24,7 @@ Result<std::string> read(const std::filesystem::path& path) {
   return out;
 }
 
-static Result<void> write_all(int fd, std::string_view data, const std::filesystem::path& path) {
+Result<void> write_all(int fd, std::string_view data, const std::filesystem::path& path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
@@ -46,8 +45,13 @@ Result<void> write_atomic(const std::filesystem::path& path, std::string_view da
   if (::fsync(fd.get()) != 0) return fail_sys("fsync", tmp);
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail_sys("rename", path);
-  UniqueFd dir(::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir) ::fsync(dir.get());
+  return fsync_dir(path.parent_path());
+}
+
+Result<void> fsync_dir(const std::filesystem::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return fail_sys("open", dir);
+  if (::fsync(fd.get()) != 0) return fail_sys("fsync", dir);
   return {};
 }
 

@@ -1,28 +1,61 @@
 #include "berth/launcher/child_plan.hpp"
 
-#include <limits.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <array>
+#include <fstream>
 #include <ranges>
 
 namespace berth::launcher {
 
+namespace fs = std::filesystem;
+
 namespace {
 
-// Namespaces the child can set up on its own. A user namespace would need
-// uid/gid maps written by the parent, which this launcher does not do.
-constexpr int kSupportedNamespaces =
-    CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+// Namespaces the child can set up on its own (a user namespace's maps are
+// written by the parent). CLONE_NEWTIME only applies to the children of the
+// process that creates it, which clone3 cannot express.
+constexpr int kSupportedNamespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+                                     CLONE_NEWCGROUP | CLONE_NEWUSER;
 
 // execvpe(3)'s default when the environment has no PATH.
 constexpr std::string_view kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 constexpr std::array<std::string_view, kChildStepCount> kStepNames = {
-    "open runtime dir", "isolate fds", "reset signals", "set subreaper", "make mounts private", "mount proc",
-    "sethostname",      "open stdin",  "open stdout",   "open stderr",   "chdir",               "fork task",
-    "unblock signals",  "set parent death signal", "setsid", "close fds", "execve",
+    "wait for id maps", "open runtime dir", "isolate fds", "reset signals", "set subreaper", "open stdin",
+    "open stdout", "open stderr", "make mounts private", "bind rootfs", "mount /dev", "mount", "create device",
+    "symlink", "mount /dev/shm", "pivot_root", "remount root read-only", "write sysctl", "make path read-only",
+    "mask path", "sethostname", "setdomainname", "chdir", "fork task", "unblock signals", "setsid", "setrlimit",
+    "write oom_score_adj", "drop bounding capability", "keep capabilities", "setgroups", "setresgid", "setresuid",
+    "capset", "raise ambient capability", "set parent death signal", "set no_new_privs", "umask", "close fds",
+    "execve",
 };
+
+constexpr std::array<std::string_view, 16> kRlimitNames = {
+    "RLIMIT_CPU",   "RLIMIT_FSIZE",  "RLIMIT_DATA",  "RLIMIT_STACK",      "RLIMIT_CORE",     "RLIMIT_RSS",
+    "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS",      "RLIMIT_LOCKS",    "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+};
+
+// The minimal /dev of the runtime spec (config-linux.md, "Default Devices").
+struct DefaultDevice {
+  std::string_view path;
+  unsigned major;
+  unsigned minor;
+};
+constexpr std::array<DefaultDevice, 6> kDefaultDevices{{
+    {"/dev/null", 1, 3},
+    {"/dev/zero", 1, 5},
+    {"/dev/full", 1, 7},
+    {"/dev/random", 1, 8},
+    {"/dev/urandom", 1, 9},
+    {"/dev/tty", 5, 0},
+}};
 
 bool has_nul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
 
@@ -48,6 +81,106 @@ std::vector<char*> null_terminated(std::vector<std::string>& strings) {
   return pointers;
 }
 
+// "/a/./b/" -> "/a/b"; ".." cannot climb above "/", so not out of the rootfs either.
+std::string normal_destination(const std::string& destination) {
+  auto normal = fs::path(destination).lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return normal;
+}
+
+std::string in_rootfs(const fs::path& rootfs, const std::string& destination) {
+  return rootfs.string() + (destination == "/" && !rootfs.empty() ? "" : destination);
+}
+
+bool mounts_at(const oci::Spec& spec, std::string_view destination) {
+  return std::ranges::any_of(spec.mounts, [&](const oci::Mount& m) { return normal_destination(m.destination) == destination; });
+}
+
+Result<void> check_mounts(const oci::Spec& spec) {
+  for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
+    const auto& m = spec.mounts[i];
+    auto field = "mounts[" + std::to_string(i) + "]";
+    auto parsed = parse_mount_options(m.options, m.type == "bind");
+    if (!parsed) return fail(std::move(parsed).error().context(field + ".options"));
+    if (has_nul(m.source) || has_nul(m.type) || has_nul(m.destination)) return fail(field + " contains a NUL byte");
+    if (parsed->bind && m.source.empty()) return fail(field + ".source: a bind mount needs a source");
+  }
+  return {};
+}
+
+// What needs a mount namespace, or the host's own mount table would change.
+Result<void> check_mount_namespace(const oci::Spec& spec) {
+  if (spec.linux_config.new_namespace_flags() & CLONE_NEWNS) return {};
+  const auto& l = spec.linux_config;
+  for (auto [field, used] : {std::pair{"root.path", !spec.root.path.empty()}, std::pair{"mounts", !spec.mounts.empty()},
+                             std::pair{"linux.devices", !l.devices.empty()},
+                             std::pair{"linux.maskedPaths", !l.masked_paths.empty()},
+                             std::pair{"linux.readonlyPaths", !l.readonly_paths.empty()},
+                             std::pair{"root.readonly", spec.root.readonly}}) {
+    if (used) return fail(std::string(field) + ": needs a new mount namespace in linux.namespaces");
+  }
+  return {};
+}
+
+Result<void> check_process(const oci::Process& process) {
+  if (process.terminal) return fail("process.terminal: a terminal is not supported by this launcher");
+  BERTH_TRY_VOID(check_string("process.args[0]", process.args.at(0)));
+  if (std::ranges::any_of(process.args, has_nul)) return fail("process.args: contains a NUL byte");
+  if (std::ranges::any_of(process.env, has_nul)) return fail("process.env: contains a NUL byte");
+  return check_string("process.cwd", process.cwd);
+}
+
+Result<void> check_namespaces(const oci::Linux& linux_config) {
+  for (std::size_t i = 0; i < linux_config.namespaces.size(); ++i) {
+    const auto& ns = linux_config.namespaces[i];
+    auto field = "linux.namespaces[" + std::to_string(i) + "]";
+    if (!ns.path.empty()) return fail(field + ".path: joining an existing namespace is not supported by this launcher");
+    if ((ns.type & ~kSupportedNamespaces) != 0) {
+      return fail(field + ".type: " + std::string(oci::namespace_name(ns.type)) + " namespace not supported by this launcher");
+    }
+  }
+  return {};
+}
+
+int read_last_capability() {
+  static const int last = [] {
+    int value = 40;  // CAP_CHECKPOINT_RESTORE, the last one Linux 6.x knows
+    std::ifstream("/proc/sys/kernel/cap_last_cap") >> value;
+    return value;
+  }();
+  return last;
+}
+
+std::uint64_t mask_of(const std::vector<int>& caps) {
+  std::uint64_t mask = 0;
+  for (int cap : caps) {
+    if (cap >= 0 && cap < 64) mask |= std::uint64_t{1} << cap;
+  }
+  return mask;
+}
+
+PreparedMount prepare_mount(const fs::path& rootfs, const oci::Mount& mount) {
+  PreparedMount prepared;
+  prepared.destination = normal_destination(mount.destination);
+  prepared.options = parse_mount_options(mount.options, mount.type == "bind").value();  // checked by validate()
+  prepared.source = mount.source;
+  prepared.type = prepared.options.bind ? "" : mount.type;
+  prepared.target = in_rootfs(rootfs, prepared.destination);
+  std::error_code ec;
+  prepared.file_target = prepared.options.bind && fs::exists(mount.source, ec) && !fs::is_directory(mount.source, ec);
+  prepared.dirs = mount_point_dirs(rootfs.string(), prepared.destination);
+  if (prepared.file_target && !prepared.dirs.empty()) prepared.dirs.pop_back();
+  return prepared;
+}
+
+mode_t device_type(char type) {
+  switch (type) {
+    case 'b': return S_IFBLK;
+    case 'p': return S_IFIFO;
+    default: return S_IFCHR;
+  }
+}
+
 }  // namespace
 
 std::string_view step_name(ChildStep step) {
@@ -56,28 +189,19 @@ std::string_view step_name(ChildStep step) {
 }
 
 Result<void> validate(const LaunchRequest& request) {
-  if (request.argv.empty()) return fail("argv is empty");
-  BERTH_TRY_VOID(check_string("argv[0]", request.argv[0]));
-  for (const auto& arg : request.argv) {
-    if (has_nul(arg)) return fail("argv contains a NUL byte");
+  const auto& spec = request.spec;
+  BERTH_TRY_VOID(oci::validate(spec));
+  BERTH_TRY_VOID(check_process(spec.process));
+  BERTH_TRY_VOID(check_namespaces(spec.linux_config));
+  BERTH_TRY_VOID(check_mount_namespace(spec));
+  BERTH_TRY_VOID(check_mounts(spec));
+  if (!spec.linux_config.rootfs_propagation.empty() && !propagation_flags(spec.linux_config.rootfs_propagation)) {
+    return fail("linux.rootfsPropagation: unknown propagation '" + spec.linux_config.rootfs_propagation + "'");
   }
-  for (const auto& entry : request.env) {
-    if (has_nul(entry) || entry.find('=') == std::string::npos) return fail("env entry is not KEY=VALUE: " + entry);
-  }
-  BERTH_TRY_VOID(check_string("working_dir", request.working_dir.native()));
+  if (has_nul(spec.hostname) || has_nul(spec.domainname)) return fail("hostname: contains a NUL byte");
   BERTH_TRY_VOID(check_string("stdout_path", request.stdout_path.native()));
   BERTH_TRY_VOID(check_string("stderr_path", request.stderr_path.native()));
-  BERTH_TRY_VOID(check_string("runtime_dir", request.runtime_dir.native()));
-  if ((request.namespaces & ~kSupportedNamespaces) != 0) {
-    return fail("unsupported namespace flags " + std::to_string(request.namespaces & ~kSupportedNamespaces));
-  }
-  if (!request.hostname.empty()) {
-    if (!(request.namespaces & CLONE_NEWUTS)) return fail("a hostname needs a new UTS namespace (CLONE_NEWUTS)");
-    if (request.hostname.size() > HOST_NAME_MAX || has_nul(request.hostname)) {
-      return fail("invalid hostname \"" + request.hostname + "\"");
-    }
-  }
-  return {};
+  return check_string("runtime_dir", request.runtime_dir.native());
 }
 
 std::vector<std::string> exec_candidates(const std::string& program, const std::vector<std::string>& env) {
@@ -91,23 +215,135 @@ std::vector<std::string> exec_candidates(const std::string& program, const std::
   return candidates;
 }
 
-ChildPlan::ChildPlan(const LaunchRequest& request)
-    : request_(request), candidates_(launcher::exec_candidates(request.argv.at(0), request.env)) {
-  argv_ = null_terminated(request_.argv);
-  envp_ = null_terminated(request_.env);
-  for (const auto& c : candidates_) candidate_ptrs_.push_back(c.c_str());
+std::string sysctl_path(std::string_view key) {
+  std::string path = "/proc/sys/";
+  for (char c : key) path += c == '.' ? '/' : c == '/' ? '.' : c;
+  return path;
 }
 
-std::string ChildPlan::path_for(ChildStep step) const {
+std::string id_map_text(const std::vector<oci::IdMapping>& mappings) {
+  std::string text;
+  for (const auto& m : mappings) {
+    text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
+  }
+  return text;
+}
+
+std::vector<std::string> mount_point_dirs(const std::string& root, const std::string& path) {
+  std::vector<std::string> dirs;
+  std::string current = root;
+  for (auto part : std::views::split(std::string_view(path), '/')) {
+    std::string_view name(part.begin(), part.end());
+    if (name.empty() || name == ".") continue;
+    current += "/";
+    current += name;
+    dirs.push_back(current);
+  }
+  return dirs;
+}
+
+ChildPlan::ChildPlan(const LaunchRequest& request)
+    : request_(request),
+      namespaces_(request.spec.linux_config.new_namespace_flags()),
+      candidates_(launcher::exec_candidates(request.spec.process.args.at(0), request.spec.process.env)) {
+  argv_ = null_terminated(request_.spec.process.args);
+  envp_ = null_terminated(request_.spec.process.env);
+  for (const auto& c : candidates_) candidate_ptrs_.push_back(c.c_str());
+  prepare_filesystem();
+  prepare_devices();
+  for (const auto& [key, value] : request_.spec.linux_config.sysctl) sysctls_.push_back({sysctl_path(key), value});
+  last_cap_ = read_last_capability();
+  if (const auto& caps = request_.spec.process.capabilities) {
+    capabilities_ = CapabilityMasks{mask_of(caps->bounding), mask_of(caps->effective), mask_of(caps->permitted),
+                                    mask_of(caps->inheritable), mask_of(caps->ambient)};
+  }
+  const auto& gids = request_.spec.process.user.additional_gids;
+  additional_gids_.assign(gids.begin(), gids.end());
+}
+
+void ChildPlan::prepare_filesystem() {
+  const auto& spec = request_.spec;
+  const auto& rootfs = spec.root.path;
+  root_propagation_ = propagation_flags(spec.linux_config.rootfs_propagation).value_or(MS_PRIVATE | MS_REC);
+  for (const auto& mount : spec.mounts) mounts_.push_back(prepare_mount(rootfs, mount));
+  has_own_dev_ = has_rootfs() || mounts_at(spec, "/dev");
+  if (has_rootfs() && !mounts_at(spec, "/dev")) {
+    dev_mount_ = prepare_mount(rootfs, {"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}});
+  }
+  if (has_own_dev_ && !mounts_at(spec, "/dev/shm")) {
+    shm_mount_ = prepare_mount(rootfs, {"/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}});
+  }
+}
+
+void ChildPlan::prepare_devices() {
+  if (!has_own_dev_) return;
+  const auto& rootfs = request_.spec.root.path;
+  const auto& spec_devices = request_.spec.linux_config.devices;
+  auto in_spec = [&](std::string_view path) {
+    return std::ranges::any_of(spec_devices, [&](const oci::Device& d) { return normal_destination(d.path) == path; });
+  };
+  for (const auto& d : kDefaultDevices) {
+    if (in_spec(d.path)) continue;
+    std::string path(d.path);
+    devices_.push_back({path, in_rootfs(rootfs, path), S_IFCHR | 0666, makedev(d.major, d.minor), {}, {}, {}});
+  }
+  for (const auto& d : spec_devices) {
+    auto path = normal_destination(d.path);
+    auto mode = device_type(d.type) | (d.file_mode.value_or(0666) & 07777);
+    auto rdev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
+    auto dirs = mount_point_dirs(rootfs.string(), path);
+    dirs.pop_back();
+    devices_.push_back({path, in_rootfs(rootfs, path), static_cast<mode_t>(mode), rdev, d.uid, d.gid, std::move(dirs)});
+  }
+  constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kLinks{{
+      {"/proc/self/fd", "/dev/fd"},
+      {"/proc/self/fd/0", "/dev/stdin"},
+      {"/proc/self/fd/1", "/dev/stdout"},
+      {"/proc/self/fd/2", "/dev/stderr"},
+      {"pts/ptmx", "/dev/ptmx"},
+  }};
+  for (auto [target, link] : kLinks) {
+    if (!in_spec(link)) dev_symlinks_.push_back({std::string(target), in_rootfs(rootfs, std::string(link))});
+  }
+}
+
+std::string ChildPlan::path_for(ChildStep step, std::uint32_t index) const {
+  const auto& spec = request_.spec;
+  auto at = [index](const auto& list, auto member) -> std::string {
+    return index < list.size() ? std::string(list[index].*member) : std::string();
+  };
+  auto container_path = [this](const std::string& path) { return path.substr(request_.spec.root.path.native().size()); };
   switch (step) {
     case ChildStep::kOpenRuntimeDir: return request_.runtime_dir;
-    case ChildStep::kMountProc: return "/proc";
-    case ChildStep::kSetHostname: return request_.hostname;
     case ChildStep::kOpenStdin: return "/dev/null";
     case ChildStep::kOpenStdout: return request_.stdout_path;
     case ChildStep::kOpenStderr: return request_.stderr_path;
-    case ChildStep::kChdir: return request_.working_dir;
-    case ChildStep::kExecve: return request_.argv.at(0);
+    case ChildStep::kBindRootfs:
+    case ChildStep::kPivotRoot: return spec.root.path;
+    case ChildStep::kMountDev: return "/dev";
+    case ChildStep::kMountSpecMounts: return at(mounts_, &PreparedMount::destination);
+    case ChildStep::kCreateDevices: return at(devices_, &PreparedDevice::path);
+    case ChildStep::kLinkDevSymlinks: return index < dev_symlinks_.size() ? container_path(dev_symlinks_[index].link) : "";
+    case ChildStep::kMountDevShm: return "/dev/shm";
+    case ChildStep::kReadonlyRoot: return "/";
+    case ChildStep::kWriteSysctls: return at(sysctls_, &PreparedSysctl::path);
+    case ChildStep::kReadonlyPaths: return index < spec.linux_config.readonly_paths.size() ? spec.linux_config.readonly_paths[index] : "";
+    case ChildStep::kMaskPaths: return index < spec.linux_config.masked_paths.size() ? spec.linux_config.masked_paths[index] : "";
+    case ChildStep::kSetOomScoreAdj: return "/proc/self/oom_score_adj";
+    case ChildStep::kSetHostname: return spec.hostname;
+    case ChildStep::kSetDomainname: return spec.domainname;
+    case ChildStep::kChdir: return spec.process.cwd;
+    case ChildStep::kSetRlimits: {
+      if (index >= spec.process.rlimits.size()) return {};
+      auto resource = static_cast<std::size_t>(spec.process.rlimits[index].resource);
+      return resource < kRlimitNames.size() ? std::string(kRlimitNames[resource]) : std::to_string(resource);
+    }
+    case ChildStep::kSetGroups: return "additional gids";
+    case ChildStep::kSetGid: return "gid " + std::to_string(spec.process.user.gid);
+    case ChildStep::kSetUid: return "uid " + std::to_string(spec.process.user.uid);
+    case ChildStep::kDropBoundingSet:
+    case ChildStep::kSetAmbientCaps: return "capability " + std::to_string(index);
+    case ChildStep::kExecve: return spec.process.args.at(0);
     default: return {};
   }
 }

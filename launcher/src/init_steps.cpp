@@ -29,8 +29,6 @@ constexpr int kMaxSignal = 64;
 
 constexpr char kExitStatusTmp[] = "exit_status.tmp";
 
-bool has_namespace(const ChildPlan& plan, int flag) { return (plan.namespaces() & flag) != 0; }
-
 // Opens `path` and moves it onto `target` (0, 1 or 2), inheritable.
 int open_onto(const char* path, int flags, int target) {
   long fd = syscall(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC | O_NOCTTY, 0640);
@@ -100,6 +98,24 @@ std::size_t format_decimal(unsigned value, char* out) {
 
 namespace steps {
 
+// In a new user namespace init keeps the host's ids, which the namespace
+// shows as the overflow id: until the parent has written the maps and init
+// has become the namespace's root, every file it creates fails with EOVERFLOW.
+// (Root of the namespace keeps its capabilities there.)
+int wait_for_id_maps(const ChildPlan& plan, ChildState& state) {
+  if (!plan.has_namespace(CLONE_NEWUSER)) return 0;
+  char byte = 0;
+  long n;
+  while ((n = syscall(SYS_read, state.sync_fd, &byte, 1)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) return errno;
+  syscall(SYS_close, state.sync_fd);
+  state.sync_fd = -1;
+  if (n != 1) return ECANCELED;  // EOF: the parent gave up
+  if (syscall(SYS_setresgid, 0, 0, 0) < 0) return errno;
+  return raw::errno_of(syscall(SYS_setresuid, 0, 0, 0));
+}
+
 int open_runtime_dir(const ChildPlan& plan, ChildState& state) {
   long fd = syscall(SYS_openat, AT_FDCWD, plan.runtime_dir(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errno;
@@ -141,23 +157,6 @@ int become_subreaper(const ChildPlan&, ChildState&) {
   return raw::errno_of(syscall(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
 }
 
-// Without this, the /proc mount below would propagate back to the host.
-int make_mounts_private(const ChildPlan& plan, ChildState&) {
-  if (!has_namespace(plan, CLONE_NEWNS)) return 0;
-  return raw::errno_of(syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr));
-}
-
-// The host's /proc shows the host's pids; the container's must show its own.
-int mount_proc(const ChildPlan& plan, ChildState&) {
-  if (!has_namespace(plan, CLONE_NEWNS) || !has_namespace(plan, CLONE_NEWPID)) return 0;
-  return raw::errno_of(syscall(SYS_mount, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
-}
-
-int set_hostname(const ChildPlan& plan, ChildState&) {
-  if (!has_namespace(plan, CLONE_NEWUTS) || plan.hostname().empty()) return 0;
-  return raw::errno_of(syscall(SYS_sethostname, plan.hostname().data(), plan.hostname().size()));
-}
-
 int open_stdin(const ChildPlan&, ChildState&) { return open_onto("/dev/null", O_RDONLY, STDIN_FILENO); }
 
 int open_stdout(const ChildPlan& plan, ChildState&) {
@@ -168,22 +167,33 @@ int open_stderr(const ChildPlan& plan, ChildState&) {
   return open_onto(plan.stderr_path(), O_WRONLY | O_CREAT | O_APPEND, STDERR_FILENO);
 }
 
-int change_dir(const ChildPlan& plan, ChildState&) { return raw::errno_of(syscall(SYS_chdir, plan.working_dir())); }
 
 }  // namespace steps
 
 std::span<const Step> init_steps() {
-  static constexpr std::array<Step, 11> kSteps{{
+  static constexpr std::array<Step, 23> kSteps{{
+      {ChildStep::kWaitForIdMaps, steps::wait_for_id_maps},
       {ChildStep::kOpenRuntimeDir, steps::open_runtime_dir},
       {ChildStep::kIsolateFds, steps::isolate_fds},
       {ChildStep::kResetSignals, steps::reset_signals},
       {ChildStep::kBecomeSubreaper, steps::become_subreaper},
-      {ChildStep::kMakeMountsPrivate, steps::make_mounts_private},
-      {ChildStep::kMountProc, steps::mount_proc},
-      {ChildStep::kSetHostname, steps::set_hostname},
       {ChildStep::kOpenStdin, steps::open_stdin},
       {ChildStep::kOpenStdout, steps::open_stdout},
       {ChildStep::kOpenStderr, steps::open_stderr},
+      {ChildStep::kMakeMountsPrivate, steps::make_mounts_private},
+      {ChildStep::kBindRootfs, steps::bind_rootfs},
+      {ChildStep::kMountDev, steps::mount_dev},
+      {ChildStep::kMountSpecMounts, steps::mount_spec_mounts},
+      {ChildStep::kCreateDevices, steps::create_devices},
+      {ChildStep::kLinkDevSymlinks, steps::link_dev_symlinks},
+      {ChildStep::kMountDevShm, steps::mount_dev_shm},
+      {ChildStep::kPivotRoot, steps::pivot_root},
+      {ChildStep::kReadonlyRoot, steps::readonly_root},
+      {ChildStep::kWriteSysctls, steps::write_sysctls},
+      {ChildStep::kReadonlyPaths, steps::readonly_paths},
+      {ChildStep::kMaskPaths, steps::mask_paths},
+      {ChildStep::kSetHostname, steps::set_hostname},
+      {ChildStep::kSetDomainname, steps::set_domainname},
       {ChildStep::kChdir, steps::change_dir},
   }};
   return kSteps;

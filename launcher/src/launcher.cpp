@@ -19,15 +19,37 @@ namespace berth::launcher {
 
 namespace {
 
-struct ErrorPipe {
+struct Pipe {
   UniqueFd read_end;
   UniqueFd write_end;
 };
 
-Result<ErrorPipe> make_error_pipe() {
+Result<Pipe> make_pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return fail_sys("pipe2");
-  return ErrorPipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+Result<void> write_proc_file(pid_t pid, const char* name, const std::string& text) {
+  auto path = "/proc/" + std::to_string(pid) + "/" + name;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return fail_sys("open", path);
+  // One write: the kernel takes a map whole or not at all.
+  ssize_t n = ::write(fd.get(), text.data(), text.size());
+  if (n < 0) return fail_sys("write", path);
+  if (static_cast<std::size_t>(n) != text.size()) return fail(Error("short write", EIO, path));
+  return {};
+}
+
+// A privileged parent may map any ids. setgroups is denied unless the task
+// needs additional gids: with no gid mapped to a group the host relies on for
+// denial, a container must not be able to drop it (CVE-2014-8989).
+Result<void> write_id_maps(pid_t pid, const oci::Spec& spec) {
+  const auto& l = spec.linux_config;
+  BERTH_TRY_VOID(with_context(write_proc_file(pid, "uid_map", id_map_text(l.uid_mappings)), "linux.uidMappings"));
+  const char* setgroups = spec.process.user.additional_gids.empty() ? "deny" : "allow";
+  BERTH_TRY_VOID(write_proc_file(pid, "setgroups", setgroups));
+  return with_context(write_proc_file(pid, "gid_map", id_map_text(l.gid_mappings)), "linux.gidMappings");
 }
 
 // Blocks every signal in this thread for its lifetime, so that no handler of
@@ -103,7 +125,7 @@ void discard(const Spawned& init, const LaunchRequest& request) {
 Error child_error(const ChildPlan& plan, const ChildFailure& failure) {
   if (failure.step >= kChildStepCount) return Error("launch: unknown child step " + std::to_string(failure.step));
   auto step = static_cast<ChildStep>(failure.step);
-  return Error(std::string(step_name(step)), failure.error, plan.path_for(step));
+  return Error(std::string(step_name(step)), failure.error, plan.path_for(step, failure.index));
 }
 
 }  // namespace
@@ -111,12 +133,28 @@ Error child_error(const ChildPlan& plan, const ChildFailure& failure) {
 Result<Launched> LinuxLauncher::launch(const LaunchRequest& request) {
   BERTH_TRY_VOID(validate(request));
   ChildPlan plan(request);
-  BERTH_TRY(auto pipe, make_error_pipe());
-  ChildState state{.error_fd = pipe.write_end.get()};
+  BERTH_TRY(auto error_pipe, make_pipe());
+  ChildState state{.error_fd = error_pipe.write_end.get()};
+  Pipe sync;
+  bool user_namespace = plan.has_namespace(CLONE_NEWUSER);
+  if (user_namespace) {
+    BERTH_TRY(sync, make_pipe());
+    state.sync_fd = sync.read_end.get();
+  }
   BERTH_TRY(auto init, clone_init(plan, state, request.cgroup_fd));
-  pipe.write_end.reset();
+  error_pipe.write_end.reset();
+  sync.read_end.reset();
+  if (user_namespace) {
+    auto mapped = write_id_maps(init.pid, request.spec);
+    if (mapped) mapped = ::write(sync.write_end.get(), "x", 1) == 1 ? Result<void>{} : fail_sys("write sync pipe");
+    sync.write_end.reset();
+    if (!mapped) {
+      discard(init, request);
+      return std::unexpected(std::move(mapped).error());
+    }
+  }
 
-  auto failure = read_failure(pipe.read_end.get());
+  auto failure = read_failure(error_pipe.read_end.get());
   if (!failure || *failure) {
     discard(init, request);
     if (!failure) return std::unexpected(std::move(failure).error());

@@ -22,8 +22,9 @@ inline int errno_of(long result) { return result < 0 ? errno : 0; }
 
 // Tells the parent which step failed, then exits. The write is smaller than
 // PIPE_BUF, so it is atomic.
-[[noreturn]] inline void report_failure(int error_fd, ChildStep step, int error, int exit_code) {
-  ChildFailure failure{static_cast<std::uint32_t>(step), error};
+[[noreturn]] inline void report_failure(int error_fd, ChildStep step, int error, int exit_code,
+                                       std::uint32_t index = 0) {
+  ChildFailure failure{static_cast<std::uint32_t>(step), error, index};
   while (syscall(SYS_write, error_fd, &failure, sizeof failure) < 0 && errno == EINTR) {
   }
   exit_now(exit_code);
@@ -32,7 +33,10 @@ inline int errno_of(long result) { return result < 0 ? errno : 0; }
 // Runs `steps` in order; on the first failure reports it and exits.
 inline void run_steps(std::span<const Step> steps, const ChildPlan& plan, ChildState& state, int exit_code) {
   for (const auto& step : steps) {
-    if (int error = step.run(plan, state); error != 0) report_failure(state.error_fd, step.id, error, exit_code);
+    state.failed_index = 0;
+    if (int error = step.run(plan, state); error != 0) {
+      report_failure(state.error_fd, step.id, error, exit_code, state.failed_index);
+    }
   }
 }
 

@@ -20,7 +20,7 @@ int unblock_signals(const ChildPlan&, ChildState&) {
 
 // init is the container: without a pid namespace nothing else would take the
 // task down when init is killed. (init itself has no parent-death signal: it
-// must outlive the agent.)
+// must outlive the agent.) After setresuid, which clears the signal.
 int die_with_init(const ChildPlan&, ChildState& state) {
   if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return errno;
   // init may have died before the prctl took effect.
@@ -56,10 +56,21 @@ int exec_task(const ChildPlan& plan, ChildState&) {
 }  // namespace steps
 
 std::span<const Step> task_steps() {
-  static constexpr std::array<Step, 5> kSteps{{
+  static constexpr std::array<Step, 16> kSteps{{
       {ChildStep::kUnblockSignals, steps::unblock_signals},
-      {ChildStep::kDieWithInit, steps::die_with_init},
       {ChildStep::kNewSession, steps::new_session},
+      {ChildStep::kSetRlimits, steps::set_rlimits},
+      {ChildStep::kSetOomScoreAdj, steps::set_oom_score_adj},
+      {ChildStep::kDropBoundingSet, steps::drop_bounding_set},
+      {ChildStep::kKeepCaps, steps::keep_caps},
+      {ChildStep::kSetGroups, steps::set_groups},
+      {ChildStep::kSetGid, steps::set_gid},
+      {ChildStep::kSetUid, steps::set_uid},
+      {ChildStep::kSetCapabilities, steps::set_capabilities},
+      {ChildStep::kSetAmbientCaps, steps::set_ambient_caps},
+      {ChildStep::kDieWithInit, steps::die_with_init},
+      {ChildStep::kNoNewPrivs, steps::no_new_privs},
+      {ChildStep::kSetUmask, steps::set_umask},
       {ChildStep::kCloseFds, steps::close_fds},
       {ChildStep::kExecve, steps::exec_task},
   }};

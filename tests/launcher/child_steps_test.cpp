@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 
 #include <gtest/gtest.h>
@@ -92,7 +93,7 @@ TEST_F(ChildStepsTest, ChangeDirEntersTheWorkingDir) {
     return std::filesystem::current_path() == dir_.path() ? 0 : 2;
   });
   EXPECT_EQ(code, 0);
-  request_.working_dir = dir_ / "missing";
+  request_.spec.process.cwd = (dir_ / "missing").string();
   ChildPlan missing(request_);
   EXPECT_EQ(in_child([&] { return steps::change_dir(missing, state_); }), ENOENT);
 }
@@ -202,14 +203,14 @@ TEST_F(ChildStepsTest, NewSessionMakesTheTaskASessionLeader) {
 }
 
 TEST_F(ChildStepsTest, ExecTaskReportsAMissingProgram) {
-  request_.argv = {"/no/such/cmd"};
+  request_.spec.process.args = {"/no/such/cmd"};
   ChildPlan plan(request_);
   EXPECT_EQ(in_child([&] { return steps::exec_task(plan, state_); }), ENOENT);
 }
 
 TEST_F(ChildStepsTest, ExecTaskSearchesPathInOrder) {
-  request_.argv = {"sh", "-c", "exit 7"};
-  request_.env = {"PATH=" + (dir_ / "missing").string() + ":/bin"};
+  request_.spec.process.args = {"sh", "-c", "exit 7"};
+  request_.spec.process.env = {"PATH=" + (dir_ / "missing").string() + ":/bin"};
   ChildPlan plan(request_);
   EXPECT_EQ(in_child([&] { return steps::exec_task(plan, state_); }), 7);
 }
@@ -218,11 +219,11 @@ TEST_F(ChildStepsTest, ExecTaskSkipsANonExecutableMatchButReportsEaccesIfNothing
   auto bin = dir_ / "bin";
   std::filesystem::create_directory(bin);
   testing::write_text(bin / "sh", "not a program");
-  request_.argv = {"sh", "-c", "exit 7"};
-  request_.env = {"PATH=" + bin.string() + ":/bin"};
+  request_.spec.process.args = {"sh", "-c", "exit 7"};
+  request_.spec.process.env = {"PATH=" + bin.string() + ":/bin"};
   ChildPlan found_later(request_);
   EXPECT_EQ(in_child([&] { return steps::exec_task(found_later, state_); }), 7);
-  request_.env = {"PATH=" + bin.string()};
+  request_.spec.process.env = {"PATH=" + bin.string()};
   ChildPlan only_denied(request_);
   EXPECT_EQ(in_child([&] { return steps::exec_task(only_denied, state_); }), EACCES);
 }
@@ -231,10 +232,22 @@ TEST(ChildStepTablesTest, StepsRunInTheDocumentedOrder) {
   std::vector<ChildStep> init, task;
   for (const auto& step : init_steps()) init.push_back(step.id);
   for (const auto& step : task_steps()) task.push_back(step.id);
-  EXPECT_EQ(init.front(), ChildStep::kOpenRuntimeDir);  // before anything can change what the path means
-  EXPECT_EQ(init[1], ChildStep::kIsolateFds);
+  EXPECT_EQ(init.front(), ChildStep::kWaitForIdMaps);  // nobody can create files before the maps exist
+  EXPECT_EQ(init[1], ChildStep::kOpenRuntimeDir);      // before anything can change what the path means
+  EXPECT_EQ(init[2], ChildStep::kIsolateFds);
+  // stdio is opened on the host's paths, before pivot_root hides them.
+  auto position = [&](ChildStep step) { return std::ranges::find(init, step) - init.begin(); };
+  EXPECT_LT(position(ChildStep::kOpenStderr), position(ChildStep::kPivotRoot));
+  EXPECT_LT(position(ChildStep::kWriteSysctls), position(ChildStep::kReadonlyPaths));
   EXPECT_EQ(init.back(), ChildStep::kChdir);
   EXPECT_EQ(task.back(), ChildStep::kExecve);
+  // Credentials in the kernel's order: bounding set while CAP_SETPCAP is
+  // effective, the parent-death signal after setuid clears it.
+  auto task_position = [&](ChildStep step) { return std::ranges::find(task, step) - task.begin(); };
+  EXPECT_LT(task_position(ChildStep::kSetOomScoreAdj), task_position(ChildStep::kSetUid));
+  EXPECT_LT(task_position(ChildStep::kDropBoundingSet), task_position(ChildStep::kSetUid));
+  EXPECT_LT(task_position(ChildStep::kSetUid), task_position(ChildStep::kSetCapabilities));
+  EXPECT_LT(task_position(ChildStep::kSetUid), task_position(ChildStep::kDieWithInit));
   EXPECT_EQ(init.size() + task.size() + 1, kChildStepCount);  // + fork task
 }
 

@@ -26,7 +26,6 @@ using testing::slurp;
 using testing::TempDir;
 
 constexpr char kCgroup2Mount[] = "/sys/fs/cgroup/unified";
-constexpr int kNamespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
 
 std::string proc(pid_t pid, const std::string& entry) { return "/proc/" + std::to_string(pid) + "/" + entry; }
 
@@ -82,8 +81,9 @@ class LauncherRootTest : public ::testing::Test {
 
   LaunchRequest request(std::vector<std::string> argv) {
     auto request = testing::basic_request(sandbox_, std::move(argv));
-    request.namespaces = kNamespaces;
-    request.hostname = "berth-task";
+    testing::add_namespaces(request.spec, {CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC});
+    request.spec.hostname = "berth-task";
+    request.spec.mounts.push_back({"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}});
     request.cgroup_fd = cgroup_fd_.get();
     return request;
   }

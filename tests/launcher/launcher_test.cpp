@@ -68,7 +68,7 @@ TEST_F(LauncherTest, MissingProgramIsAStructuredErrorAndLeavesNothing) {
 
 TEST_F(LauncherTest, FailingInitStepIsReportedWithItsPath) {
   auto request = testing::basic_request(dir_, {"/bin/true"});
-  request.working_dir = dir_ / "missing";
+  request.spec.process.cwd = (dir_ / "missing").string();
   auto launched = launcher_.launch(request);
   ASSERT_FALSE(launched.has_value());
   EXPECT_EQ(launched.error().what(), "chdir '" + (dir_ / "missing").string() + "': No such file or directory");
@@ -76,7 +76,7 @@ TEST_F(LauncherTest, FailingInitStepIsReportedWithItsPath) {
 
 TEST_F(LauncherTest, InvalidRequestIsRejectedBeforeCloning) {
   auto request = testing::basic_request(dir_, {"/bin/true"});
-  request.hostname = "h";
+  request.spec.hostname = "h";
   EXPECT_FALSE(launcher_.launch(request).has_value());
 }
 
@@ -90,7 +90,7 @@ TEST_F(LauncherTest, OutputLandsInTheFilesAndTheTaskStartsInTheSandbox) {
 
 TEST_F(LauncherTest, TheTaskGetsExactlyItsEnvironment) {
   auto request = testing::basic_request(dir_, {"/usr/bin/env"});
-  request.env = {"A=1", "B=two words"};
+  request.spec.process.env = {"A=1", "B=two words"};
   auto init = launcher_.launch(request);
   ASSERT_TRUE(init.has_value()) << init.error().what();
   ASSERT_EQ(reap(init->pidfd.get()).value().code, 0);

@@ -66,17 +66,25 @@ inline bool no_processes_in(const std::filesystem::path& dir, std::chrono::milli
   return true;
 }
 
-// A request running `argv` with its files in `dir`, no namespaces, no cgroup.
+// A request running `argv` as the caller, on the host's root, starting in
+// `dir` with its files there, no namespaces, no cgroup.
 inline LaunchRequest basic_request(const TempDir& dir, std::vector<std::string> argv) {
   LaunchRequest request;
   request.container_id = "test";
-  request.argv = std::move(argv);
-  request.env = {"PATH=/usr/bin:/bin", "HOME=/"};
-  request.working_dir = dir.path();
+  request.spec.process.args = std::move(argv);
+  request.spec.process.env = {"PATH=/usr/bin:/bin", "HOME=/"};
+  request.spec.process.cwd = dir.path().string();
+  request.spec.process.user.uid = ::getuid();
+  request.spec.process.user.gid = ::getgid();
   request.stdout_path = dir / "stdout";
   request.stderr_path = dir / "stderr";
   request.runtime_dir = dir.path();
   return request;
+}
+
+// Adds new namespaces of these types to `spec`.
+inline void add_namespaces(oci::Spec& spec, std::initializer_list<int> types) {
+  for (int type : types) spec.linux_config.namespaces.push_back({type, {}});
 }
 
 }  // namespace berth::launcher::testing

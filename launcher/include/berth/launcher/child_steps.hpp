@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <span>
 
 #include "berth/launcher/child_plan.hpp"
@@ -24,9 +25,11 @@ inline constexpr int kTaskExecFailed = 127;
 
 struct ChildState {
   int error_fd = -1;        // write end of the CLOEXEC error pipe
+  int sync_fd = -1;         // read end of the pipe the parent closes once uid/gid maps are written (user namespace)
   int runtime_dir_fd = -1;  // opened first: exit_status is written through it
   pid_t init_pid = -1;  // as init sees itself, for the task to check its parent
   pid_t task_pid = -1;
+  std::uint32_t failed_index = 0;  // set by a step over a list before it returns an errno
 };
 
 using StepFn = int (*)(const ChildPlan&, ChildState&);
@@ -37,21 +40,46 @@ struct Step {
 
 namespace steps {
 // init, in order:
+int wait_for_id_maps(const ChildPlan& plan, ChildState& state);  // with a user namespace: until the parent wrote them
 int open_runtime_dir(const ChildPlan& plan, ChildState& state);
 int isolate_fds(const ChildPlan& plan, ChildState& state);  // error pipe -> 3, runtime dir -> 4, close the rest but 0-2
 int reset_signals(const ChildPlan& plan, ChildState& state);  // all dispositions default, all signals blocked
 int become_subreaper(const ChildPlan& plan, ChildState& state);
-int make_mounts_private(const ChildPlan& plan, ChildState& state);  // with CLONE_NEWNS
-int mount_proc(const ChildPlan& plan, ChildState& state);           // with CLONE_NEWNS and CLONE_NEWPID
-int set_hostname(const ChildPlan& plan, ChildState& state);         // with a hostname
-int open_stdin(const ChildPlan& plan, ChildState& state);           // /dev/null
+int open_stdin(const ChildPlan& plan, ChildState& state);  // /dev/null; stdio is opened on the host's paths, before any mount
 int open_stdout(const ChildPlan& plan, ChildState& state);
 int open_stderr(const ChildPlan& plan, ChildState& state);
-int change_dir(const ChildPlan& plan, ChildState& state);
+// rootfs_steps.cpp: with CLONE_NEWNS
+int make_mounts_private(const ChildPlan& plan, ChildState& state);  // linux.rootfsPropagation, default rprivate
+int bind_rootfs(const ChildPlan& plan, ChildState& state);          // with a rootfs: pivot_root needs a mount point
+int mount_dev(const ChildPlan& plan, ChildState& state);            // tmpfs at /dev with a rootfs, unless the spec mounts one
+int mount_spec_mounts(const ChildPlan& plan, ChildState& state);    // spec.mounts, in order, creating mount points
+int create_devices(const ChildPlan& plan, ChildState& state);       // null, zero, full, random, urandom, tty + linux.devices
+int link_dev_symlinks(const ChildPlan& plan, ChildState& state);    // /dev/fd, stdin, stdout, stderr, ptmx
+int mount_dev_shm(const ChildPlan& plan, ChildState& state);        // unless the spec mounts /dev/shm
+int pivot_root(const ChildPlan& plan, ChildState& state);           // with a rootfs; the old root is detached
+int readonly_root(const ChildPlan& plan, ChildState& state);        // root.readonly
+int write_sysctls(const ChildPlan& plan, ChildState& state);        // before readonlyPaths may cover /proc/sys
+int readonly_paths(const ChildPlan& plan, ChildState& state);
+int mask_paths(const ChildPlan& plan, ChildState& state);
+int set_hostname(const ChildPlan& plan, ChildState& state);         // with a hostname
+int set_domainname(const ChildPlan& plan, ChildState& state);       // with a domainname
+int change_dir(const ChildPlan& plan, ChildState& state);           // process.cwd, inherited by the task
 // the task, in order:
 int unblock_signals(const ChildPlan& plan, ChildState& state);
-int die_with_init(const ChildPlan& plan, ChildState& state);  // SIGKILL when init dies
 int new_session(const ChildPlan& plan, ChildState& state);
+// security_steps.cpp:
+int set_rlimits(const ChildPlan& plan, ChildState& state);
+int set_oom_score_adj(const ChildPlan& plan, ChildState& state);  // before setuid makes /proc/self root's
+int drop_bounding_set(const ChildPlan& plan, ChildState& state);  // needs CAP_SETPCAP: before setuid
+int keep_caps(const ChildPlan& plan, ChildState& state);          // so setuid keeps the permitted set
+int set_groups(const ChildPlan& plan, ChildState& state);
+int set_gid(const ChildPlan& plan, ChildState& state);
+int set_uid(const ChildPlan& plan, ChildState& state);
+int set_capabilities(const ChildPlan& plan, ChildState& state);  // effective, permitted, inheritable
+int set_ambient_caps(const ChildPlan& plan, ChildState& state);
+int die_with_init(const ChildPlan& plan, ChildState& state);  // SIGKILL when init dies; after setuid, which clears it
+int no_new_privs(const ChildPlan& plan, ChildState& state);
+int set_umask(const ChildPlan& plan, ChildState& state);
 int close_fds(const ChildPlan& plan, ChildState& state);  // marks every fd but 0-2 close-on-exec
 int exec_task(const ChildPlan& plan, ChildState& state);  // returns only on failure
 }  // namespace steps

@@ -3,7 +3,7 @@
 // container's init, which sets the container up and forks the task.
 //
 //   agent --clone3--> init (pid 1 in a new pid namespace)
-//                       `--fork--> task --execve--> argv
+//                       `--fork--> task --execve--> spec.process.args
 //
 // init reaps everything in the container, forwards termination signals to the
 // task and, when the task ends, records its wait status in
@@ -21,22 +21,22 @@
 
 #include "berth/common/error.hpp"
 #include "berth/common/fd.hpp"
+#include "berth/launcher/oci_spec.hpp"
 
 namespace berth::launcher {
 
 // The file init writes in the runtime dir: the task's wait(2) status in decimal.
 inline constexpr const char* kExitStatusFile = "exit_status";
 
+// What to run is an OCI runtime-spec config (see oci_spec.hpp). An empty
+// spec.root.path keeps the host's root filesystem (command tasks): then
+// spec.process.cwd is a host path, the sandbox.
 struct LaunchRequest {
   std::string container_id;
-  std::vector<std::string> argv;          // argv[0]: absolute, or looked up in PATH from `env` (default PATH if none)
-  std::vector<std::string> env;           // "KEY=VALUE", the task's whole environment
-  std::filesystem::path working_dir;      // the sandbox; the task starts here
-  std::filesystem::path stdout_path;      // created (0640) or appended
+  oci::Spec spec;
+  std::filesystem::path stdout_path;      // created (0640) or appended, opened before any mount
   std::filesystem::path stderr_path;
   std::filesystem::path runtime_dir;      // exists; the container's init writes "exit_status" here
-  int namespaces = 0;                     // CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC ...
-  std::string hostname;                   // set when CLONE_NEWUTS
   int cgroup_fd = -1;                     // O_DIRECTORY fd of the target cgroup (clone3 CLONE_INTO_CGROUP), -1 = stay in the caller's
 };
 
