@@ -96,14 +96,13 @@ void BerthLaunch(benchmark::State& state) {
       return;
     }
     berth::UniqueFd cgroup_fd(::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    berth::launcher::LaunchRequest request{
-        .container_id = id,
-        .spec = task_spec(id, runtime),
-        .stdout_path = runtime / "stdout",
-        .stderr_path = runtime / "stderr",
-        .runtime_dir = runtime,
-        .cgroup_fd = cgroup_fd.get(),
-    };
+    berth::launcher::LaunchRequest request;
+    request.container_id = id;
+    request.spec = task_spec(id, runtime);
+    request.stdout_path = runtime / "stdout";
+    request.stderr_path = runtime / "stderr";
+    request.runtime_dir = runtime;
+    request.cgroup_fd = cgroup_fd.get();
     auto launched = launcher.launch(request);
     if (!launched) {
       state.SkipWithError(launched.error().what().c_str());

@@ -27,13 +27,13 @@ constexpr int kSupportedNamespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS |
 constexpr std::string_view kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 constexpr std::array<std::string_view, kChildStepCount> kStepNames = {
-    "wait for id maps", "open runtime dir", "isolate fds", "reset signals", "set subreaper", "open stdin",
+    "wait for id maps", "open runtime dir", "isolate fds", "reset signals", "set non-dumpable", "set subreaper", "open stdin",
     "open stdout", "open stderr", "make mounts private", "bind rootfs", "mount /dev", "mount", "create device",
     "symlink", "mount /dev/shm", "pivot_root", "remount root read-only", "write sysctl", "make path read-only",
-    "mask path", "sethostname", "setdomainname", "chdir", "fork task", "unblock signals", "setsid", "setrlimit",
-    "write oom_score_adj", "drop bounding capability", "keep capabilities", "setgroups", "setresgid", "setresuid",
+    "mask path", "sethostname", "setdomainname", "chdir", "find executable", "wait for start", "fork task", "drop init capabilities", "unblock signals",
+    "setsid", "setrlimit", "write oom_score_adj", "load seccomp filter", "drop bounding capability", "keep capabilities", "setgroups", "setresgid", "setresuid",
     "capset", "raise ambient capability", "set parent death signal", "set no_new_privs", "umask", "close fds",
-    "execve",
+    "load seccomp filter", "execve",
 };
 
 constexpr std::array<std::string_view, 16> kRlimitNames = {
@@ -165,6 +165,9 @@ PreparedMount prepare_mount(const fs::path& rootfs, const oci::Mount& mount) {
   prepared.options = parse_mount_options(mount.options, mount.type == "bind").value();  // checked by validate()
   prepared.source = mount.source;
   prepared.type = prepared.options.bind ? "" : mount.type;
+  // Runtimes read "cgroup" as "the host's cgroup hierarchy", which on a
+  // cgroup v2 runtime is the cgroup2 filesystem (runc does the same).
+  if (prepared.type == "cgroup") prepared.type = "cgroup2";
   prepared.target = in_rootfs(rootfs, prepared.destination);
   std::error_code ec;
   prepared.file_target = prepared.options.bind && fs::exists(mount.source, ec) && !fs::is_directory(mount.source, ec);
@@ -199,8 +202,17 @@ Result<void> validate(const LaunchRequest& request) {
     return fail("linux.rootfsPropagation: unknown propagation '" + spec.linux_config.rootfs_propagation + "'");
   }
   if (has_nul(spec.hostname) || has_nul(spec.domainname)) return fail("hostname: contains a NUL byte");
-  BERTH_TRY_VOID(check_string("stdout_path", request.stdout_path.native()));
-  BERTH_TRY_VOID(check_string("stderr_path", request.stderr_path.native()));
+  for (auto [field, path] : {std::pair{"stdin_path", &request.stdin_path}, std::pair{"stdout_path", &request.stdout_path},
+                             std::pair{"stderr_path", &request.stderr_path}}) {
+    if (has_nul(path->native())) return fail(std::string(field) + " contains a NUL byte");
+  }
+  if (request.seccomp) {
+    const auto& program = request.seccomp->instructions;
+    // BPF_MAXINSNS: the kernel refuses longer programs with EINVAL.
+    if (program.empty() || program.size() > 4096) {
+      return fail("seccomp: a filter needs 1 to 4096 instructions, not " + std::to_string(program.size()));
+    }
+  }
   return check_string("runtime_dir", request.runtime_dir.native());
 }
 
@@ -256,9 +268,18 @@ ChildPlan::ChildPlan(const LaunchRequest& request)
   if (const auto& caps = request_.spec.process.capabilities) {
     capabilities_ = CapabilityMasks{mask_of(caps->bounding), mask_of(caps->effective), mask_of(caps->permitted),
                                     mask_of(caps->inheritable), mask_of(caps->ambient)};
+    // The kernel only raises an ambient capability that is both permitted and
+    // inheritable. Configs written for runc (its `runc spec` among them) list
+    // ambient capabilities without inheritable ones, and runc and crun skip
+    // those; so does this launcher, rather than refuse a common config.
+    capabilities_->ambient &= capabilities_->permitted & capabilities_->inheritable;
   }
   const auto& gids = request_.spec.process.user.additional_gids;
   additional_gids_.assign(gids.begin(), gids.end());
+  if (request_.seccomp) {
+    auto& program = request_.seccomp->instructions;
+    seccomp_ = sock_fprog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
+  }
 }
 
 void ChildPlan::prepare_filesystem() {
@@ -315,7 +336,7 @@ std::string ChildPlan::path_for(ChildStep step, std::uint32_t index) const {
   auto container_path = [this](const std::string& path) { return path.substr(request_.spec.root.path.native().size()); };
   switch (step) {
     case ChildStep::kOpenRuntimeDir: return request_.runtime_dir;
-    case ChildStep::kOpenStdin: return "/dev/null";
+    case ChildStep::kOpenStdin: return request_.stdin_path;
     case ChildStep::kOpenStdout: return request_.stdout_path;
     case ChildStep::kOpenStderr: return request_.stderr_path;
     case ChildStep::kBindRootfs:
@@ -343,7 +364,9 @@ std::string ChildPlan::path_for(ChildStep step, std::uint32_t index) const {
     case ChildStep::kSetUid: return "uid " + std::to_string(spec.process.user.uid);
     case ChildStep::kDropBoundingSet:
     case ChildStep::kSetAmbientCaps: return "capability " + std::to_string(index);
+    case ChildStep::kFindExecutable:
     case ChildStep::kExecve: return spec.process.args.at(0);
+    case ChildStep::kWaitForStart: return (request_.runtime_dir / kStartGateFile).string();
     default: return {};
   }
 }

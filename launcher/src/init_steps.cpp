@@ -1,10 +1,12 @@
 // The container's init: setup steps, then supervision of the task.
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -29,8 +31,10 @@ constexpr int kMaxSignal = 64;
 
 constexpr char kExitStatusTmp[] = "exit_status.tmp";
 
-// Opens `path` and moves it onto `target` (0, 1 or 2), inheritable.
+// Opens `path` and moves it onto `target` (0, 1 or 2), inheritable. An empty
+// path keeps the caller's descriptor.
 int open_onto(const char* path, int flags, int target) {
+  if (*path == '\0') return 0;
   long fd = syscall(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC | O_NOCTTY, 0640);
   if (fd < 0) return errno;
   if (fd == target) return raw::errno_of(syscall(SYS_fcntl, fd, F_SETFD, 0));
@@ -151,13 +155,32 @@ int reset_signals(const ChildPlan&, ChildState&) {
   return block_all_signals();
 }
 
+// init holds what the task must never get: the host's capabilities before
+// the task drops them, and descriptors of the runtime dir. A non-dumpable
+// process cannot be ptraced, and its /proc entries (exe, fd, mem, environ)
+// belong to the host's root, by a task of any uid without CAP_SYS_PTRACE.
+// The task's execve makes the task itself dumpable again.
+int make_non_dumpable(const ChildPlan&, ChildState&) {
+  return raw::errno_of(syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0));
+}
+
+// Once the task has its own copy of the capabilities, init needs none of them
+// but CAP_KILL, to pass signals to a task that runs as another uid.
+int drop_init_capabilities(const ChildPlan&, ChildState&) {
+  constexpr std::uint32_t kKill = 1U << CAP_KILL;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  data[0] = {kKill, kKill, 0};
+  return raw::errno_of(syscall(SYS_capset, &header, data));
+}
+
 // Pid 1 of a new pid namespace reaps orphans anyway; without one, this makes
 // init their reaper all the same.
 int become_subreaper(const ChildPlan&, ChildState&) {
   return raw::errno_of(syscall(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
 }
 
-int open_stdin(const ChildPlan&, ChildState&) { return open_onto("/dev/null", O_RDONLY, STDIN_FILENO); }
+int open_stdin(const ChildPlan& plan, ChildState&) { return open_onto(plan.stdin_path(), O_RDONLY, STDIN_FILENO); }
 
 int open_stdout(const ChildPlan& plan, ChildState&) {
   return open_onto(plan.stdout_path(), O_WRONLY | O_CREAT | O_APPEND, STDOUT_FILENO);
@@ -167,15 +190,49 @@ int open_stderr(const ChildPlan& plan, ChildState&) {
   return open_onto(plan.stderr_path(), O_WRONLY | O_CREAT | O_APPEND, STDERR_FILENO);
 }
 
+// A gated container's task runs after the launch has returned, with no one
+// to tell that its executable is missing: look for it now, as execve will
+// (init already sees the container's root and working directory).
+int find_executable(const ChildPlan& plan, ChildState&) {
+  if (!plan.gated()) return 0;
+  bool denied = false;
+  for (const char* candidate : plan.exec_candidates()) {
+    struct stat info;
+    if (syscall(SYS_newfstatat, AT_FDCWD, candidate, &info, 0) != 0) continue;
+    if (S_ISREG(info.st_mode) && syscall(SYS_faccessat, AT_FDCWD, candidate, X_OK) == 0) return 0;
+    denied = true;
+  }
+  return denied ? EACCES : ENOENT;
+}
+
+// Closing the error pipe tells the parent the container is set up; opening
+// the gate fifo for writing blocks until start_gate::open() opens it for
+// reading. The fifo is reached through the runtime dir's descriptor, which
+// was opened before pivot_root.
+int wait_for_start(const ChildPlan& plan, ChildState& state) {
+  if (!plan.gated()) return 0;
+  syscall(SYS_close, state.error_fd);
+  state.error_fd = -1;
+  long fd;
+  while ((fd = syscall(SYS_openat, state.runtime_dir_fd, kStartGateFile, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (fd < 0) return errno;
+  char byte = 's';
+  long written = syscall(SYS_write, fd, &byte, 1);
+  int error = written == 1 ? 0 : (written < 0 ? errno : EIO);
+  syscall(SYS_close, fd);
+  return error;
+}
 
 }  // namespace steps
 
 std::span<const Step> init_steps() {
-  static constexpr std::array<Step, 23> kSteps{{
+  static constexpr std::array<Step, 26> kSteps{{
       {ChildStep::kWaitForIdMaps, steps::wait_for_id_maps},
       {ChildStep::kOpenRuntimeDir, steps::open_runtime_dir},
       {ChildStep::kIsolateFds, steps::isolate_fds},
       {ChildStep::kResetSignals, steps::reset_signals},
+      {ChildStep::kMakeNonDumpable, steps::make_non_dumpable},
       {ChildStep::kBecomeSubreaper, steps::become_subreaper},
       {ChildStep::kOpenStdin, steps::open_stdin},
       {ChildStep::kOpenStdout, steps::open_stdout},
@@ -195,6 +252,8 @@ std::span<const Step> init_steps() {
       {ChildStep::kSetHostname, steps::set_hostname},
       {ChildStep::kSetDomainname, steps::set_domainname},
       {ChildStep::kChdir, steps::change_dir},
+      {ChildStep::kFindExecutable, steps::find_executable},
+      {ChildStep::kWaitForStart, steps::wait_for_start},
   }};
   return kSteps;
 }
@@ -226,6 +285,10 @@ void run_init(const ChildPlan& plan, ChildState& state) {
   if (pid < 0) raw::report_failure(state.error_fd, ChildStep::kForkTask, errno, kInitSetupFailed);
   if (pid == 0) run_task(plan, state);
   state.task_pid = static_cast<pid_t>(pid);
+  // The task dies with init (its parent-death signal) if this fails.
+  if (int error = steps::drop_init_capabilities(plan, state); error != 0) {
+    raw::report_failure(state.error_fd, ChildStep::kDropInitCapabilities, error, kInitSetupFailed);
+  }
   // The parent reads the error pipe until EOF: only the task may hold it now,
   // until its execve closes it.
   syscall(SYS_close, state.error_fd);

@@ -7,6 +7,7 @@
 #include <linux/sched.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -120,6 +121,15 @@ void discard(const Spawned& init, const LaunchRequest& request) {
   std::error_code ignored;
   std::filesystem::remove(request.runtime_dir / kExitStatusFile, ignored);
   std::filesystem::remove(request.runtime_dir / (std::string(kExitStatusFile) + ".tmp"), ignored);
+  if (request.start == StartMode::gated) std::filesystem::remove(request.runtime_dir / kStartGateFile, ignored);
+}
+
+// The fifo a gated init blocks on; only the owner may open it.
+Result<void> make_start_gate(const LaunchRequest& request) {
+  if (request.start != StartMode::gated) return {};
+  auto gate = request.runtime_dir / kStartGateFile;
+  if (::mkfifo(gate.c_str(), 0600) != 0) return fail_sys("mkfifo", gate);
+  return {};
 }
 
 Error child_error(const ChildPlan& plan, const ChildFailure& failure) {
@@ -128,11 +138,10 @@ Error child_error(const ChildPlan& plan, const ChildFailure& failure) {
   return Error(std::string(step_name(step)), failure.error, plan.path_for(step, failure.index));
 }
 
-}  // namespace
-
-Result<Launched> LinuxLauncher::launch(const LaunchRequest& request) {
-  BERTH_TRY_VOID(validate(request));
-  ChildPlan plan(request);
+// clone3, then the parent's half of the handshake: id maps for a user
+// namespace, then the child's report.
+Result<Launched> start_container(const ChildPlan& plan) {
+  const auto& request = plan.request();
   BERTH_TRY(auto error_pipe, make_pipe());
   ChildState state{.error_fd = error_pipe.write_end.get()};
   Pipe sync;
@@ -167,6 +176,20 @@ Result<Launched> LinuxLauncher::launch(const LaunchRequest& request) {
     return std::unexpected(std::move(start_time).error());
   }
   return Launched{init.pid, std::move(init.pidfd), *start_time};
+}
+
+}  // namespace
+
+Result<Launched> LinuxLauncher::launch(const LaunchRequest& request) {
+  BERTH_TRY_VOID(validate(request));
+  ChildPlan plan(request);
+  BERTH_TRY_VOID(make_start_gate(request));
+  auto launched = start_container(plan);
+  if (!launched && request.start == StartMode::gated) {
+    std::error_code ignored;
+    std::filesystem::remove(request.runtime_dir / kStartGateFile, ignored);
+  }
+  return launched;
 }
 
 }  // namespace berth::launcher

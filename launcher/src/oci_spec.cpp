@@ -389,7 +389,8 @@ Result<Device> decode_device(const json::value& v, const std::string& path) {
   return device;
 }
 
-Result<std::map<std::string, std::string>> decode_sysctl(const json::value& v, const std::string& path) {
+// linux.sysctl, annotations: an object of strings.
+Result<std::map<std::string, std::string>> decode_string_map(const json::value& v, const std::string& path) {
   if (!v.is_object()) return field_error(path, "expected an object");
   std::map<std::string, std::string> out;
   for (const auto& [key, value] : v.get_object()) {
@@ -419,7 +420,7 @@ Result<Linux> decode_linux(const json::value& v, const std::string& path) {
   BERTH_TRY_VOID(object.optional("uidMappings", array_of(decode_id_mapping), linux_config.uid_mappings));
   BERTH_TRY_VOID(object.optional("gidMappings", array_of(decode_id_mapping), linux_config.gid_mappings));
   BERTH_TRY_VOID(object.optional("devices", array_of(decode_device), linux_config.devices));
-  BERTH_TRY_VOID(object.optional("sysctl", decode_sysctl, linux_config.sysctl));
+  BERTH_TRY_VOID(object.optional("sysctl", decode_string_map, linux_config.sysctl));
   BERTH_TRY_VOID(object.optional("cgroupsPath", as_string, linux_config.cgroups_path));
   BERTH_TRY_VOID(object.optional("maskedPaths", strings, linux_config.masked_paths));
   BERTH_TRY_VOID(object.optional("readonlyPaths", strings, linux_config.readonly_paths));
@@ -442,6 +443,7 @@ Result<Spec> decode_spec(const json::value& v, const fs::path& bundle) {
   BERTH_TRY_VOID(object.optional("domainname", as_string, spec.domainname));
   BERTH_TRY_VOID(object.optional("mounts", array_of(with_bundle(decode_mount)), spec.mounts));
   BERTH_TRY_VOID(object.optional("linux", decode_linux, spec.linux_config));
+  BERTH_TRY_VOID(object.optional("annotations", decode_string_map, spec.annotations));
   return spec;
 }
 

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
+#include <string_view>
 
 #include "berth/launcher/child_steps.hpp"
 
@@ -20,10 +22,34 @@ inline int errno_of(long result) { return result < 0 ? errno : 0; }
   for (;;) syscall(SYS_exit_group, code);
 }
 
+// Writes "berth: container setup failed: <step>: <strerror>\n" to stderr, for a
+// gated container whose launcher has gone: there is no parent to tell.
+inline void describe_failure(ChildStep step, int error) {
+  char line[160];
+  std::size_t length = 0;
+  auto append = [&](std::string_view text) {
+    for (char c : text) {
+      if (length < sizeof line) line[length++] = c;
+    }
+  };
+  append("berth: container setup failed: ");
+  append(step_name(step));
+  append(": ");
+  // strerrordesc_np reads a static table: no locale, no allocation.
+  const char* description = ::strerrordesc_np(error);
+  append(description != nullptr ? description : "unknown error");
+  append("\n");
+  syscall(SYS_write, 2, line, length);
+}
+
 // Tells the parent which step failed, then exits. The write is smaller than
 // PIPE_BUF, so it is atomic.
 [[noreturn]] inline void report_failure(int error_fd, ChildStep step, int error, int exit_code,
                                        std::uint32_t index = 0) {
+  if (error_fd < 0) {
+    describe_failure(step, error);
+    exit_now(exit_code);
+  }
   ChildFailure failure{static_cast<std::uint32_t>(step), error, index};
   while (syscall(SYS_write, error_fd, &failure, sizeof failure) < 0 && errno == EINTR) {
   }

@@ -56,11 +56,12 @@ int exec_task(const ChildPlan& plan, ChildState&) {
 }  // namespace steps
 
 std::span<const Step> task_steps() {
-  static constexpr std::array<Step, 16> kSteps{{
+  static constexpr std::array<Step, 18> kSteps{{
       {ChildStep::kUnblockSignals, steps::unblock_signals},
       {ChildStep::kNewSession, steps::new_session},
       {ChildStep::kSetRlimits, steps::set_rlimits},
       {ChildStep::kSetOomScoreAdj, steps::set_oom_score_adj},
+      {ChildStep::kLoadSeccompPrivileged, steps::load_seccomp_privileged},
       {ChildStep::kDropBoundingSet, steps::drop_bounding_set},
       {ChildStep::kKeepCaps, steps::keep_caps},
       {ChildStep::kSetGroups, steps::set_groups},
@@ -72,6 +73,7 @@ std::span<const Step> task_steps() {
       {ChildStep::kNoNewPrivs, steps::no_new_privs},
       {ChildStep::kSetUmask, steps::set_umask},
       {ChildStep::kCloseFds, steps::close_fds},
+      {ChildStep::kLoadSeccomp, steps::load_seccomp},
       {ChildStep::kExecve, steps::exec_task},
   }};
   return kSteps;

@@ -114,9 +114,12 @@ TEST_F(ValidateTest, RejectsBadIdMappings) {
 }
 
 TEST_F(ValidateTest, RejectsMissingPathsAndMalformedEnv) {
-  auto missing_stdout = request_;
-  missing_stdout.stdout_path.clear();
-  EXPECT_EQ(error_of(missing_stdout), "stdout_path is empty");
+  auto inherited_stdout = request_;
+  inherited_stdout.stdout_path.clear();  // keeps the caller's stdout
+  EXPECT_EQ(error_of(inherited_stdout), "valid");
+  auto nul_stdout = request_;
+  nul_stdout.stdout_path = std::string("/tmp/a\0b", 8);
+  EXPECT_EQ(error_of(nul_stdout), "stdout_path contains a NUL byte");
   auto bad_env = request_;
   bad_env.spec.process.env.push_back("NOEQUALS");
   EXPECT_FALSE(validate(bad_env).has_value());

@@ -239,8 +239,13 @@ TEST(ChildStepTablesTest, StepsRunInTheDocumentedOrder) {
   auto position = [&](ChildStep step) { return std::ranges::find(init, step) - init.begin(); };
   EXPECT_LT(position(ChildStep::kOpenStderr), position(ChildStep::kPivotRoot));
   EXPECT_LT(position(ChildStep::kWriteSysctls), position(ChildStep::kReadonlyPaths));
-  EXPECT_EQ(init.back(), ChildStep::kChdir);
+  // A gated init checks for the executable in the container's final view,
+  // then waits at the gate as its very last step.
+  EXPECT_LT(position(ChildStep::kChdir), position(ChildStep::kFindExecutable));
+  EXPECT_EQ(init.back(), ChildStep::kWaitForStart);
   EXPECT_EQ(task.back(), ChildStep::kExecve);
+  // seccomp: last before execve (no_new_privs), or while privileges are still held.
+  EXPECT_EQ(task[task.size() - 2], ChildStep::kLoadSeccomp);
   // Credentials in the kernel's order: bounding set while CAP_SETPCAP is
   // effective, the parent-death signal after setuid clears it.
   auto task_position = [&](ChildStep step) { return std::ranges::find(task, step) - task.begin(); };
@@ -248,7 +253,8 @@ TEST(ChildStepTablesTest, StepsRunInTheDocumentedOrder) {
   EXPECT_LT(task_position(ChildStep::kDropBoundingSet), task_position(ChildStep::kSetUid));
   EXPECT_LT(task_position(ChildStep::kSetUid), task_position(ChildStep::kSetCapabilities));
   EXPECT_LT(task_position(ChildStep::kSetUid), task_position(ChildStep::kDieWithInit));
-  EXPECT_EQ(init.size() + task.size() + 1, kChildStepCount);  // + fork task
+  EXPECT_LT(task_position(ChildStep::kLoadSeccompPrivileged), task_position(ChildStep::kDropBoundingSet));
+  EXPECT_EQ(init.size() + task.size() + 2, kChildStepCount);  // + fork task, drop init capabilities
 }
 
 }  // namespace

@@ -126,6 +126,22 @@ TEST_F(SecurityTest, NoNewPrivsUmaskAndOomScoreAdj) {
   EXPECT_EQ(ran.out, "NoNewPrivs:\t1\n0027\n500\n") << ran.err;
 }
 
+// The container's init is a copy of the launching process, with the host's
+// capabilities and a descriptor of the runtime dir: the task, even as root
+// but without CAP_SYS_PTRACE, must not get at it.
+TEST_F(SecurityTest, TheTaskCannotReachIntoInit) {
+  auto ran = sh("readlink /proc/1/exe || echo no-exe; readlink /proc/1/fd/4 || echo no-fd; "
+                "cat /proc/1/environ >/dev/null 2>&1 || echo no-environ; grep -E 'CapEff|CapPrm' /proc/1/status",
+                [](oci::Spec& s) {
+                  s.process.capabilities = oci::Capabilities{.bounding = {CAP_KILL, CAP_NET_BIND_SERVICE},
+                                                             .effective = {CAP_KILL, CAP_NET_BIND_SERVICE},
+                                                             .inheritable = {},
+                                                             .permitted = {CAP_KILL, CAP_NET_BIND_SERVICE},
+                                                             .ambient = {}};
+                });
+  EXPECT_EQ(ran.out, "no-exe\nno-fd\nno-environ\nCapPrm:\t0000000000000020\nCapEff:\t0000000000000020\n") << ran.err;
+}
+
 // A thousand failures, in the child (execve after pivot_root, a mount) and
 // in the parent (a refused uid map), leave no process, mount, fd (pipe,
 // pidfd) or cgroup member behind; with none of those, no namespace survives.

@@ -28,6 +28,7 @@ enum class ChildStep : std::uint32_t {
   kOpenRuntimeDir,
   kIsolateFds,
   kResetSignals,
+  kMakeNonDumpable,
   kBecomeSubreaper,
   kOpenStdin,
   kOpenStdout,
@@ -47,11 +48,15 @@ enum class ChildStep : std::uint32_t {
   kSetHostname,
   kSetDomainname,
   kChdir,
+  kFindExecutable,
+  kWaitForStart,
   kForkTask,
+  kDropInitCapabilities,
   kUnblockSignals,
   kNewSession,
   kSetRlimits,
   kSetOomScoreAdj,
+  kLoadSeccompPrivileged,
   kDropBoundingSet,
   kKeepCaps,
   kSetGroups,
@@ -63,6 +68,7 @@ enum class ChildStep : std::uint32_t {
   kNoNewPrivs,
   kSetUmask,
   kCloseFds,
+  kLoadSeccomp,
   kExecve,
 };
 inline constexpr std::uint32_t kChildStepCount = static_cast<std::uint32_t>(ChildStep::kExecve) + 1;
@@ -153,6 +159,7 @@ class ChildPlan {
   bool has_namespace(int flag) const { return (namespaces_ & flag) != 0; }
   const char* runtime_dir() const { return request_.runtime_dir.c_str(); }
   const char* working_dir() const { return request_.spec.process.cwd.c_str(); }
+  const char* stdin_path() const { return request_.stdin_path.c_str(); }
   const char* stdout_path() const { return request_.stdout_path.c_str(); }
   const char* stderr_path() const { return request_.stderr_path.c_str(); }
   const std::string& hostname() const { return request_.spec.hostname; }
@@ -160,6 +167,10 @@ class ChildPlan {
   char* const* argv() const { return argv_.data(); }
   char* const* envp() const { return envp_.data(); }
   std::span<const char* const> exec_candidates() const { return candidate_ptrs_; }
+  bool gated() const { return request_.start == StartMode::gated; }
+  // The filter as seccomp(2) takes it; null without one.
+  const sock_fprog* seccomp() const { return seccomp_ ? &*seccomp_ : nullptr; }
+  unsigned seccomp_flags() const { return request_.seccomp ? request_.seccomp->flags : 0; }
 
   // Filesystem, init side.
   const char* rootfs() const { return request_.spec.root.path.c_str(); }
@@ -202,6 +213,7 @@ class ChildPlan {
   std::optional<CapabilityMasks> capabilities_;
   int last_cap_ = 0;
   std::vector<gid_t> additional_gids_;
+  std::optional<sock_fprog> seccomp_;
 };
 
 }  // namespace berth::launcher

@@ -24,7 +24,7 @@ inline constexpr int kInitSetupFailed = 125;
 inline constexpr int kTaskExecFailed = 127;
 
 struct ChildState {
-  int error_fd = -1;        // write end of the CLOEXEC error pipe
+  int error_fd = -1;        // write end of the CLOEXEC error pipe; -1 once a gated init passed its gate
   int sync_fd = -1;         // read end of the pipe the parent closes once uid/gid maps are written (user namespace)
   int runtime_dir_fd = -1;  // opened first: exit_status is written through it
   pid_t init_pid = -1;  // as init sees itself, for the task to check its parent
@@ -44,6 +44,7 @@ int wait_for_id_maps(const ChildPlan& plan, ChildState& state);  // with a user 
 int open_runtime_dir(const ChildPlan& plan, ChildState& state);
 int isolate_fds(const ChildPlan& plan, ChildState& state);  // error pipe -> 3, runtime dir -> 4, close the rest but 0-2
 int reset_signals(const ChildPlan& plan, ChildState& state);  // all dispositions default, all signals blocked
+int make_non_dumpable(const ChildPlan& plan, ChildState& state);  // no ptrace of init, no /proc/1/exe, from the task
 int become_subreaper(const ChildPlan& plan, ChildState& state);
 int open_stdin(const ChildPlan& plan, ChildState& state);  // /dev/null; stdio is opened on the host's paths, before any mount
 int open_stdout(const ChildPlan& plan, ChildState& state);
@@ -64,12 +65,18 @@ int mask_paths(const ChildPlan& plan, ChildState& state);
 int set_hostname(const ChildPlan& plan, ChildState& state);         // with a hostname
 int set_domainname(const ChildPlan& plan, ChildState& state);       // with a domainname
 int change_dir(const ChildPlan& plan, ChildState& state);           // process.cwd, inherited by the task
+int find_executable(const ChildPlan& plan, ChildState& state);      // gated: args[0] exists and is executable
+int wait_for_start(const ChildPlan& plan, ChildState& state);       // gated: report ready, block on the start gate
+// init, once the task is forked: keeps only CAP_KILL, to signal a task of another uid.
+int drop_init_capabilities(const ChildPlan& plan, ChildState& state);
 // the task, in order:
 int unblock_signals(const ChildPlan& plan, ChildState& state);
 int new_session(const ChildPlan& plan, ChildState& state);
 // security_steps.cpp:
 int set_rlimits(const ChildPlan& plan, ChildState& state);
 int set_oom_score_adj(const ChildPlan& plan, ChildState& state);  // before setuid makes /proc/self root's
+// seccomp_steps.cpp: the filter is loaded once, by one of these two.
+int load_seccomp_privileged(const ChildPlan& plan, ChildState& state);  // without no_new_privs: while CAP_SYS_ADMIN is held
 int drop_bounding_set(const ChildPlan& plan, ChildState& state);  // needs CAP_SETPCAP: before setuid
 int keep_caps(const ChildPlan& plan, ChildState& state);          // so setuid keeps the permitted set
 int set_groups(const ChildPlan& plan, ChildState& state);
@@ -81,6 +88,7 @@ int die_with_init(const ChildPlan& plan, ChildState& state);  // SIGKILL when in
 int no_new_privs(const ChildPlan& plan, ChildState& state);
 int set_umask(const ChildPlan& plan, ChildState& state);
 int close_fds(const ChildPlan& plan, ChildState& state);  // marks every fd but 0-2 close-on-exec
+int load_seccomp(const ChildPlan& plan, ChildState& state);  // with no_new_privs: last, so setup is not filtered
 int exec_task(const ChildPlan& plan, ChildState& state);  // returns only on failure
 }  // namespace steps
 

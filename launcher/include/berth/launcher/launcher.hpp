@@ -12,10 +12,13 @@
 // agent re-attaches with attach() and learns how the task ended from
 // read_exit_status() (init is then no longer its child, so reap() cannot).
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,17 +30,37 @@ namespace berth::launcher {
 
 // The file init writes in the runtime dir: the task's wait(2) status in decimal.
 inline constexpr const char* kExitStatusFile = "exit_status";
+// The fifo in the runtime dir a gated init waits on (StartGate::wait).
+inline constexpr const char* kStartGateFile = "exec.fifo";
+
+// A compiled seccomp filter, as seccomp(SECCOMP_SET_MODE_FILTER) takes it.
+// Compiling (and caching) is the seccomp isolator's business; the launcher
+// only loads it, as the last step before execve (or, when the task may gain
+// privileges, before it drops them, since loading then needs CAP_SYS_ADMIN).
+struct SeccompProgram {
+  std::vector<sock_filter> instructions;
+  unsigned flags = 0;  // SECCOMP_FILTER_FLAG_*
+};
+
+// Whether the container's process runs as soon as it is set up (the agent)
+// or waits until StartGate::open (OCI create, then start).
+enum class StartMode { immediate, gated };
 
 // What to run is an OCI runtime-spec config (see oci_spec.hpp). An empty
 // spec.root.path keeps the host's root filesystem (command tasks): then
 // spec.process.cwd is a host path, the sandbox.
+// The stdio paths are host paths, opened before any mount; an empty one
+// leaves the caller's own descriptor in place.
 struct LaunchRequest {
   std::string container_id;
   oci::Spec spec;
-  std::filesystem::path stdout_path;      // created (0640) or appended, opened before any mount
+  std::filesystem::path stdin_path = "/dev/null";
+  std::filesystem::path stdout_path;      // created (0640) or appended
   std::filesystem::path stderr_path;
   std::filesystem::path runtime_dir;      // exists; the container's init writes "exit_status" here
   int cgroup_fd = -1;                     // O_DIRECTORY fd of the target cgroup (clone3 CLONE_INTO_CGROUP), -1 = stay in the caller's
+  std::shared_ptr<const SeccompProgram> seccomp;  // null: no filter
+  StartMode start = StartMode::immediate;
 };
 
 // The container's init.
@@ -59,9 +82,13 @@ struct ExitStatus {
 class Launcher {
  public:
   virtual ~Launcher() = default;
-  // Returns once the task has execve'd. A failure of any setup step comes back
-  // as Error{"<step name>", errno, path}, e.g. {"execve", ENOENT, "/no/such/cmd"},
-  // and leaves no process behind.
+  // Returns once the task has execve'd, or, with StartMode::gated, once the
+  // container is set up and its init waits at the start gate (the executable
+  // has then been found, but not yet run). A failure of any setup step comes
+  // back as Error{"<step name>", errno, path}, e.g. {"execve", ENOENT,
+  // "/no/such/cmd"}, and leaves no process behind. A gated container whose
+  // task fails after the gate has no one to report to: the failure is written
+  // to the container's stderr and the task exits 127.
   virtual Result<Launched> launch(const LaunchRequest& request) = 0;
 };
 
@@ -69,6 +96,15 @@ class LinuxLauncher final : public Launcher {
  public:
   Result<Launched> launch(const LaunchRequest& request) override;
 };
+
+// The start gate of a container launched with StartMode::gated: a fifo in its
+// runtime dir, created by launch(), that its init opens for writing once set
+// up. open() lets init through (to fork the task and execve) and removes the
+// fifo; it fails if init exits first or does not come through in `timeout`.
+namespace start_gate {
+Result<void> open(const std::filesystem::path& runtime_dir, int init_pidfd,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
+}  // namespace start_gate
 
 // Decodes a wait(2) status; error unless it says exited or killed.
 Result<ExitStatus> decode_wait_status(int wait_status);

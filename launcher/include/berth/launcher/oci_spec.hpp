@@ -117,6 +117,7 @@ struct Spec {
   std::string domainname;
   std::vector<Mount> mounts;
   Linux linux_config;  // "linux" in config.json (a predefined macro in GNU C++ modes)
+  std::map<std::string, std::string> annotations;
 };
 
 // Parses config.json text. Relative root.path is resolved against `bundle`.

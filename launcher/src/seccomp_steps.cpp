@@ -1,0 +1,39 @@
+// Loading the task's seccomp filter, already compiled by the parent.
+//
+// With no_new_privs the filter goes on last, just before execve, so none of
+// the setup's own system calls has to be allowed by it. Without no_new_privs
+// the kernel only lets a process holding CAP_SYS_ADMIN install a filter, which
+// a task switching to another uid loses: the filter then goes on before the
+// credentials change, and must allow what follows (setresuid, capset, prctl,
+// execve), as Docker's default profile does.
+
+#include <linux/seccomp.h>
+
+#include "berth/launcher/child_steps.hpp"
+#include "raw_syscall.hpp"
+
+namespace berth::launcher {
+
+namespace {
+
+int load(const ChildPlan& plan) {
+  return raw::errno_of(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan.seccomp_flags(), plan.seccomp()));
+}
+
+}  // namespace
+
+namespace steps {
+
+int load_seccomp_privileged(const ChildPlan& plan, ChildState&) {
+  if (plan.seccomp() == nullptr || plan.spec().process.no_new_privileges) return 0;
+  return load(plan);
+}
+
+int load_seccomp(const ChildPlan& plan, ChildState&) {
+  if (plan.seccomp() == nullptr || !plan.spec().process.no_new_privileges) return 0;
+  return load(plan);
+}
+
+}  // namespace steps
+
+}  // namespace berth::launcher
