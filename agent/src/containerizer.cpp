@@ -8,9 +8,6 @@
 
 #include <linux/magic.h>
 
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/redirect_error.hpp>
 
 #include <csignal>
 
@@ -26,7 +23,7 @@ namespace fs = std::filesystem;
 struct Containerizer::Container {
   ContainerProcess process;
   fs::path runtime_dir;
-  asio::posix::stream_descriptor pidfd;
+  UniqueFd pidfd;
   bool child = true;  // launched by this agent process (so it can reap the init)
 };
 
@@ -45,14 +42,21 @@ Result<std::unique_ptr<Containerizer>> Containerizer::create(asio::any_io_execut
   std::vector<std::unique_ptr<isolators::Isolator>> table;
   table.push_back(std::move(cgroups));
   table.push_back(std::make_unique<isolators::NamespacesIsolator>());
-  return std::make_unique<Containerizer>(executor, std::move(table),
-                                         std::make_unique<launcher::LinuxLauncher>(), cgroups_ptr);
+  BERTH_TRY(auto exits, launcher::ExitWatcher::create(executor));
+  log::info("Container exits are watched with {}", launcher::to_string(exits->backend()));
+  return std::make_unique<Containerizer>(executor, std::move(table), std::make_unique<launcher::LinuxLauncher>(),
+                                         cgroups_ptr, std::move(exits));
 }
 
 Containerizer::Containerizer(asio::any_io_executor executor,
                              std::vector<std::unique_ptr<isolators::Isolator>> isolators,
-                             std::unique_ptr<launcher::Launcher> launcher, isolators::CgroupsIsolator* cgroups)
-    : executor_(executor), isolators_(std::move(isolators)), launcher_(std::move(launcher)), cgroups_(cgroups) {}
+                             std::unique_ptr<launcher::Launcher> launcher, isolators::CgroupsIsolator* cgroups,
+                             std::unique_ptr<launcher::ExitWatcher> exits)
+    : executor_(executor),
+      isolators_(std::move(isolators)),
+      launcher_(std::move(launcher)),
+      cgroups_(cgroups),
+      exits_(std::move(exits)) {}
 
 Containerizer::~Containerizer() = default;
 
@@ -124,10 +128,7 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
     return fail(std::move(launched).error());
   }
   auto container = std::make_unique<Container>(Container{
-      {launched->pid, launched->start_time},
-      paths::runtime_dir(spec.container_dir),
-      asio::posix::stream_descriptor(executor_, launched->pidfd.release()),
-      true});
+      {launched->pid, launched->start_time}, paths::runtime_dir(spec.container_dir), std::move(launched->pidfd), true});
   ContainerProcess process = container->process;
   containers_[spec.container_id] = std::move(container);
   return process;
@@ -144,9 +145,8 @@ Result<void> Containerizer::recover(const std::vector<std::string>& known_contai
 Result<void> Containerizer::attach(const std::string& container_id, const fs::path& container_dir,
                                    const ContainerProcess& process) {
   BERTH_TRY(auto pidfd, launcher::attach(process.pid, process.start_time));
-  containers_[container_id] = std::make_unique<Container>(Container{
-      process, paths::runtime_dir(container_dir), asio::posix::stream_descriptor(executor_, pidfd.release()),
-      false});
+  containers_[container_id] =
+      std::make_unique<Container>(Container{process, paths::runtime_dir(container_dir), std::move(pidfd), false});
   return {};
 }
 
@@ -154,13 +154,13 @@ asio::awaitable<Result<launcher::ExitStatus>> Containerizer::wait(const std::str
   auto it = containers_.find(container_id);
   if (it == containers_.end()) co_return fail("unknown container " + container_id);
   auto* container = it->second.get();
-  // A pidfd becomes readable when the process exits.
-  boost::system::error_code ec;
-  co_await container->pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
-                                       asio::redirect_error(asio::use_awaitable, ec));
-  if (ec == asio::error::operation_aborted || released_) co_return fail("stopped watching container " + container_id);
+  auto exited = co_await exits_->wait_exit(container->pidfd.get());
+  if (released_ || (!exited && exited.error().code() == ECANCELED)) {
+    co_return fail("stopped watching container " + container_id);
+  }
+  if (!exited) co_return fail(std::move(exited).error().context("watching container " + container_id));
   Result<launcher::ExitStatus> init_status = fail("the container's init was not reaped by this agent");
-  if (container->child) init_status = launcher::reap(container->pidfd.native_handle());
+  if (container->child) init_status = launcher::reap(container->pidfd.get());
   auto status = launcher::read_exit_status(container->runtime_dir);
   containers_.erase(container_id);
   if (auto cleaned = cleanup(container_id); !cleaned) {
@@ -173,13 +173,13 @@ asio::awaitable<Result<launcher::ExitStatus>> Containerizer::wait(const std::str
 
 void Containerizer::release_all() {
   released_ = true;
-  for (auto& [id, container] : containers_) container->pidfd.cancel();
+  for (auto& [id, container] : containers_) exits_->cancel(container->pidfd.get());
 }
 
 Result<void> Containerizer::signal(const std::string& container_id, int signal) {
   auto it = containers_.find(container_id);
   if (it == containers_.end()) return fail("unknown container " + container_id);
-  if (::syscall(SYS_pidfd_send_signal, it->second->pidfd.native_handle(), signal, nullptr, 0) != 0 &&
+  if (::syscall(SYS_pidfd_send_signal, it->second->pidfd.get(), signal, nullptr, 0) != 0 &&
       errno != ESRCH) {
     return fail_sys("pidfd_send_signal");
   }

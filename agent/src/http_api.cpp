@@ -149,6 +149,7 @@ std::string AgentProcess::state_json() const {
   json::array controllers;
   for (const auto& controller : containerizer_->cgroup_controllers()) controllers.push_back(json::value(controller));
   state["cgroup_controllers"] = std::move(controllers);
+  state["exit_watch_backend"] = std::string(containerizer_->exit_watch_backend());
   state["status_updates_pending"] = status_updates_.pending();
   return json::serialize(state);
 }

@@ -90,8 +90,10 @@ std::size_t format_decimal(unsigned value, char* out) {
     if (sig == SIGCHLD) {
       int status = 0;
       if (!reap_children(state.task_pid, status)) continue;
+      record_time(state, kTaskReapedRecord);
       // Nothing to report to if this fails: the agent falls back to init's exit code.
       (void)write_exit_status(state.runtime_dir_fd, status);
+      record_time(state, kStatusWrittenRecord);
       raw::exit_now(exit_code_for(status));
     }
     if (is_forwarded(sig)) syscall(SYS_kill, state.task_pid, sig);
@@ -277,20 +279,43 @@ int exit_code_for(int wait_status) {
   return WEXITSTATUS(wait_status);
 }
 
+namespace {
+
+// The task's stack while it shares init's memory (CLONE_VM), until execve.
+// Each init has its own copy-on-write copy of this process's memory, so one
+// buffer serves every launch, concurrent ones included.
+alignas(64) char task_stack[64 * 1024];
+
+struct TaskStart {
+  const ChildPlan* plan;
+  ChildState state;  // the task's own copy: init's is in the same memory
+};
+
+int task_entry(void* start) {
+  auto* task = static_cast<TaskStart*>(start);
+  ChildState state = task->state;
+  run_task(*task->plan, state);
+}
+
+}  // namespace
+
 void run_init(const ChildPlan& plan, ChildState& state) {
   raw::run_steps(init_steps(), plan, state, kInitSetupFailed);
   state.init_pid = static_cast<pid_t>(syscall(SYS_getpid));
-  // A plain fork, but raw: glibc's fork() runs atfork handlers and takes locks.
-  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  // vfork semantics: the task borrows init's memory instead of copying its
+  // page tables (init's memory is a copy of the whole launching process), and
+  // init sleeps until the task has execve'd or exited. glibc's clone() is a
+  // bare system call wrapper; its fork() would run atfork handlers and take locks.
+  TaskStart start{&plan, state};
+  int pid = ::clone(task_entry, task_stack + sizeof task_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
   if (pid < 0) raw::report_failure(state.error_fd, ChildStep::kForkTask, errno, kInitSetupFailed);
-  if (pid == 0) run_task(plan, state);
-  state.task_pid = static_cast<pid_t>(pid);
+  state.task_pid = pid;
   // The task dies with init (its parent-death signal) if this fails.
   if (int error = steps::drop_init_capabilities(plan, state); error != 0) {
     raw::report_failure(state.error_fd, ChildStep::kDropInitCapabilities, error, kInitSetupFailed);
   }
-  // The parent reads the error pipe until EOF: only the task may hold it now,
-  // until its execve closes it.
+  // The parent reads the error pipe until EOF: the task's copy closed at its
+  // execve (or carried its failure report).
   syscall(SYS_close, state.error_fd);
   state.error_fd = -1;
   supervise(state);

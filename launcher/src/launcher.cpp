@@ -143,13 +143,14 @@ Error child_error(const ChildPlan& plan, const ChildFailure& failure) {
 Result<Launched> start_container(const ChildPlan& plan) {
   const auto& request = plan.request();
   BERTH_TRY(auto error_pipe, make_pipe());
-  ChildState state{.error_fd = error_pipe.write_end.get()};
+  ChildState state{.error_fd = error_pipe.write_end.get(), .records = request.step_records};
   Pipe sync;
   bool user_namespace = plan.has_namespace(CLONE_NEWUSER);
   if (user_namespace) {
     BERTH_TRY(sync, make_pipe());
     state.sync_fd = sync.read_end.get();
   }
+  record_time(state, kCloneStartRecord);
   BERTH_TRY(auto init, clone_init(plan, state, request.cgroup_fd));
   error_pipe.write_end.reset();
   sync.read_end.reset();

@@ -63,6 +63,7 @@ inline void run_steps(std::span<const Step> steps, const ChildPlan& plan, ChildS
     if (int error = step.run(plan, state); error != 0) {
       report_failure(state.error_fd, step.id, error, exit_code, state.failed_index);
     }
+    record_time(state, static_cast<std::size_t>(step.id));
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <thread>
 
 #include "isolators/isolators_test_util.hpp"
@@ -106,7 +107,10 @@ TEST_F(CgroupfsTest, WaitUnpopulatedWakesOnAChangeOfCgroupEvents) {
   write_text(dir_ / "cgroup.events", "populated 1\n");
   std::thread writer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    write_text(dir_ / "cgroup.events", "populated 0\n");
+    // In place, in one write, as the kernel changes the file: a truncate
+    // first would let the waiter read an empty file.
+    std::fstream events(dir_ / "cgroup.events", std::ios::in | std::ios::out);
+    events << "populated 0\n" << std::flush;
   });
   auto start = std::chrono::steady_clock::now();
   auto waited = wait_unpopulated(dir_.path(), std::chrono::seconds(10));

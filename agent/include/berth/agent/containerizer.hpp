@@ -1,7 +1,8 @@
 #pragma once
 // Runs tasks in containers: the isolators (in table order) say what each
 // container needs, the launcher starts it, and the containerizer watches the
-// container's init through its pidfd on the agent's event loop.
+// container's init through its pidfd on the agent's event loop, with one
+// ExitWatcher (io_uring WAITID or POLL_ADD, or epoll) for every container.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -15,6 +16,7 @@
 #include "berth/common/error.hpp"
 #include "berth/isolators/cgroups.hpp"
 #include "berth/isolators/isolator.hpp"
+#include "berth/launcher/exit_watcher.hpp"
 #include "berth/launcher/launcher.hpp"
 
 namespace berth::agent {
@@ -40,7 +42,8 @@ class Containerizer {
                                                        std::filesystem::path cgroups_root);
   Containerizer(boost::asio::any_io_executor executor,
                 std::vector<std::unique_ptr<isolators::Isolator>> isolators,
-                std::unique_ptr<launcher::Launcher> launcher, isolators::CgroupsIsolator* cgroups);
+                std::unique_ptr<launcher::Launcher> launcher, isolators::CgroupsIsolator* cgroups,
+                std::unique_ptr<launcher::ExitWatcher> exits);
   ~Containerizer();
 
   // Prepares, launches and isolates. On failure nothing of the container is left.
@@ -62,6 +65,8 @@ class Containerizer {
   Result<isolators::Usage> usage(const std::string& container_id);
   std::string cgroup(const std::string& container_id) const;
   std::vector<std::string> cgroup_controllers() const;
+  // How container exits are observed: "waitid", "poll" or "epoll".
+  std::string_view exit_watch_backend() const { return launcher::to_string(exits_->backend()); }
   // Stops watching every container without touching it (the agent is exiting;
   // its successor re-attaches). Pending wait()s complete with an error.
   void release_all();
@@ -76,6 +81,7 @@ class Containerizer {
   std::vector<std::unique_ptr<isolators::Isolator>> isolators_;
   std::unique_ptr<launcher::Launcher> launcher_;
   isolators::CgroupsIsolator* cgroups_;
+  std::unique_ptr<launcher::ExitWatcher> exits_;
   std::map<std::string, std::unique_ptr<Container>> containers_;
   bool released_ = false;
 };

@@ -72,6 +72,7 @@ enum class ChildStep : std::uint32_t {
   kExecve,
 };
 inline constexpr std::uint32_t kChildStepCount = static_cast<std::uint32_t>(ChildStep::kExecve) + 1;
+static_assert(kChildStepCount <= kStatusWrittenRecord);
 
 // The name a failure of `step` is reported under ("execve", "chdir", "mount", ...).
 std::string_view step_name(ChildStep step);

@@ -30,7 +30,13 @@ struct ChildState {
   pid_t init_pid = -1;  // as init sees itself, for the task to check its parent
   pid_t task_pid = -1;
   std::uint32_t failed_index = 0;  // set by a step over a list before it returns an errno
+  StepRecords* records = nullptr;  // LaunchRequest::step_records
 };
+
+// Notes the time in record `index` of `state.records`, if the launch is timed.
+inline void record_time(const ChildState& state, std::size_t index) {
+  if (state.records != nullptr) state.records->end_ns[index].store(monotonic_ns(), std::memory_order_relaxed);
+}
 
 using StepFn = int (*)(const ChildPlan&, ChildState&);
 struct Step {

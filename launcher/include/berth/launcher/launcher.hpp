@@ -25,6 +25,7 @@
 #include "berth/common/error.hpp"
 #include "berth/common/fd.hpp"
 #include "berth/launcher/oci_spec.hpp"
+#include "berth/launcher/step_clock.hpp"
 
 namespace berth::launcher {
 
@@ -61,6 +62,7 @@ struct LaunchRequest {
   int cgroup_fd = -1;                     // O_DIRECTORY fd of the target cgroup (clone3 CLONE_INTO_CGROUP), -1 = stay in the caller's
   std::shared_ptr<const SeccompProgram> seccomp;  // null: no filter
   StartMode start = StartMode::immediate;
+  StepRecords* step_records = nullptr;  // a StepClock's, to time the child's steps; null: not timed
 };
 
 // The container's init.
