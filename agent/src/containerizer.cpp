@@ -42,6 +42,7 @@ Result<std::unique_ptr<Containerizer>> Containerizer::create(asio::any_io_execut
   std::vector<std::unique_ptr<isolators::Isolator>> table;
   table.push_back(std::move(cgroups));
   table.push_back(std::make_unique<isolators::NamespacesIsolator>());
+  BERTH_TRY_VOID(with_context(launcher::prepare_launches(), "preparing the launcher"));
   BERTH_TRY(auto exits, launcher::ExitWatcher::create(executor));
   log::info("Container exits are watched with {}", launcher::to_string(exits->backend()));
   return std::make_unique<Containerizer>(executor, std::move(table), std::make_unique<launcher::LinuxLauncher>(),

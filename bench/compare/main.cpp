@@ -31,6 +31,7 @@
 #include "bundle.hpp"
 #include "runners.hpp"
 #include "throughput.hpp"
+#include "berth/launcher/netns_pool.hpp"
 
 namespace {
 
@@ -41,11 +42,34 @@ using namespace berth::bench;
 struct Options {
   int iterations = 500;
   bool network = true;
-  std::vector<std::string> runtimes = {"berth-library", "berth-runtime", "runc", "crun"};
+  std::vector<std::string> runtimes = {"floor", "berth-library", "berth-library-pool", "berth-runtime", "runc", "crun"};
   double throughput_seconds = 5;
   int concurrency = 8;
+  std::size_t pool_size = 16;
   fs::path bin_dir;
 };
+
+// What a run leaves to remove, however it ends (die() included).
+struct {
+  fs::path cgroup;
+  fs::path scratch;
+} cleanup_paths;
+
+void clean_up() {
+  std::error_code ignored;
+  if (!cleanup_paths.scratch.empty()) {
+    ::umount2((cleanup_paths.scratch / "state").c_str(), MNT_DETACH);
+    fs::remove_all(cleanup_paths.scratch, ignored);
+  }
+  if (cleanup_paths.cgroup.empty()) return;
+  for (const auto& entry : fs::directory_iterator(cleanup_paths.cgroup, ignored)) {
+    if (entry.is_directory()) {
+      std::ofstream(entry.path() / "cgroup.kill") << "1";
+      ::rmdir(entry.path().c_str());
+    }
+  }
+  ::rmdir(cleanup_paths.cgroup.c_str());
+}
 
 [[noreturn]] void die(const std::string& message) {
   std::fprintf(stderr, "berth_launch_compare: %s\n", message.c_str());
@@ -112,7 +136,7 @@ void print_breakdown(const LibraryRunner& library) {
       by_phase[name].push_back(ns);
     }
   }
-  std::printf("\nberth (library), median time per phase (us), in launch order:\n");
+  std::printf("\n%s, median time per phase (us), in launch order:\n", library.name().c_str());
   double total = 0;
   for (const auto& name : order) {
     auto values = by_phase[name];
@@ -122,10 +146,29 @@ void print_breakdown(const LibraryRunner& library) {
     std::printf("  %8.1f  %s\n", median, name.c_str());
   }
   std::printf("  %8.1f  sum of medians\n", total);
-  auto teardown = library.teardowns();
-  std::sort(teardown.begin(), teardown.end());
-  std::printf("  then, untimed: reap + rmdir cgroup, median %.1f us\n",
-              static_cast<double>(teardown[teardown.size() / 2]) / 1e3);
+  auto median = [](std::vector<std::uint64_t> values) {
+    std::sort(values.begin(), values.end());
+    return static_cast<double>(values[values.size() / 2]) / 1e3;
+  };
+  std::printf("  then, untimed: init exits (namespaces torn down) %.1f us; reap + rmdir cgroup %.1f us\n",
+              median(library.init_exits()), median(library.teardowns()));
+}
+
+void print_latencies(int iterations, const std::vector<std::unique_ptr<Runner>>& working,
+                     std::map<std::string, std::vector<std::uint64_t>>& samples,
+                     const std::vector<LibraryRunner*>& libraries) {
+  std::printf("\n%d sequential launches each, interleaved; latency from request to exit observed (ms):\n",
+              iterations);
+  std::printf("  %-22s %8s %8s %8s %8s %12s\n", "launcher", "p50", "p90", "p99", "mean", "runc/this p50");
+  std::optional<double> runc_p50;
+  if (samples.contains("runc run")) runc_p50 = summarize(samples["runc run"]).p50;
+  for (auto& runner : working) {
+    auto s = summarize(samples[runner->name()]);
+    std::string ratio = runc_p50 ? std::to_string(*runc_p50 / s.p50).substr(0, 5) + "x" : "-";
+    std::printf("  %-22s %8.3f %8.3f %8.3f %8.3f %12s\n", runner->name().c_str(), s.p50, s.p90, s.p99, s.mean,
+                ratio.c_str());
+  }
+  for (auto* library : libraries) print_breakdown(*library);
 }
 
 }  // namespace
@@ -136,11 +179,12 @@ int main(int argc, char** argv) {
   app.add_option("--iterations", options.iterations, "Launches per runtime")->capture_default_str();
   bool no_network = false;
   app.add_flag("--no-network", no_network, "No network namespace");
-  app.add_option("--runtimes", options.runtimes, "berth-library, berth-runtime, runc, crun")->delimiter(',');
+  app.add_option("--runtimes", options.runtimes, "floor, berth-library, berth-library-pool, berth-runtime, runc, crun")->delimiter(',');
   app.add_option("--throughput-seconds", options.throughput_seconds, "Seconds of the throughput run (0: skip)")
       ->capture_default_str();
   app.add_option("--concurrency", options.concurrency, "Containers in flight in the throughput run")
       ->capture_default_str();
+  app.add_option("--pool-size", options.pool_size, "Network namespaces the pool keeps ready")->capture_default_str();
   app.add_option("--bin-dir", options.bin_dir, "Where berth-runtime is (default: next to this binary's build)");
   CLI11_PARSE(app, argc, argv);
   options.network = !no_network;
@@ -151,6 +195,8 @@ int main(int argc, char** argv) {
   auto id = std::to_string(::getpid());
   fs::path cgroup = fs::path("/sys/fs/cgroup") / ("berth-bench-" + id);
   fs::path scratch = fs::temp_directory_path() / ("berth-bench-" + id);
+  cleanup_paths = {cgroup, scratch};
+  std::atexit(clean_up);
   fs::create_directories(cgroup);
   fs::create_directories(scratch / "bundle");
   // The runtimes keep their state in a tmpfs, as /run is on a real host.
@@ -160,12 +206,26 @@ int main(int argc, char** argv) {
   auto bundle = (scratch / "bundle").string();
 
   std::vector<std::unique_ptr<Runner>> runners;
-  LibraryRunner* library = nullptr;
+  std::vector<LibraryRunner*> libraries;
+  std::unique_ptr<launcher::NetworkNamespacePool> pool;
   for (const auto& name : options.runtimes) {
-    if (name == "berth-library") {
-      auto created = LibraryRunner::create(bundle, cgroup, scratch / "library");
+    if (name == "floor") {
+      // No isolation at all: posix_spawn of the same busybox /bin/true, the floor every launcher stands on.
+      runners.push_back(std::make_unique<CommandRunner>("floor (posix_spawn)", std::vector<std::string>{"/bin/busybox", "true"}));
+    } else if (name == "berth-library" || name == "berth-library-pool") {
+      launcher::NetworkNamespacePool* netns = nullptr;
+      if (name == "berth-library-pool") {
+        if (!options.network) continue;
+        auto created = launcher::NetworkNamespacePool::create(options.pool_size);
+        if (!created) die(created.error().what());
+        pool = std::move(*created);
+        netns = pool.get();
+      }
+      // Its runtime dir (where init records the exit status) in the same tmpfs, as under /run.
+      auto created = LibraryRunner::create(netns ? "berth (library, netns pool)" : "berth (library)", bundle, cgroup,
+                                           scratch / "state" / name, netns);
       if (!created) die(created.error().what());
-      library = created->get();
+      libraries.push_back(created->get());
       runners.push_back(std::move(*created));
     } else if (name == "berth-runtime") {
       runners.push_back(std::make_unique<CommandRunner>(
@@ -196,12 +256,12 @@ int main(int argc, char** argv) {
     auto tried = runner->launch_once(-1);
     if (!tried) {
       std::printf("%s: cannot run the bundle here, left out: %s\n", runner->name().c_str(), tried.error().what().c_str());
-      if (runner.get() == library) library = nullptr;
+      std::erase(libraries, runner.get());
       continue;
     }
     working.push_back(std::move(runner));
   }
-  if (library) const_cast<std::vector<Phases>&>(library->phases()).clear();
+  for (auto* library : libraries) library->clear_records();
 
   std::map<std::string, std::vector<std::uint64_t>> samples;
   for (int i = 0; i < options.iterations; ++i) {
@@ -212,38 +272,24 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("\n%d sequential launches each, interleaved; latency from request to exit observed (ms):\n",
-              options.iterations);
-  std::printf("  %-22s %8s %8s %8s %8s %12s\n", "launcher", "p50", "p90", "p99", "mean", "runc/this p50");
-  std::optional<double> runc_p50;
-  if (samples.contains("runc run")) runc_p50 = summarize(samples["runc run"]).p50;
-  for (auto& runner : working) {
-    auto s = summarize(samples[runner->name()]);
-    std::string ratio = runc_p50 ? std::to_string(*runc_p50 / s.p50).substr(0, 5) + "x" : "-";
-    std::printf("  %-22s %8.3f %8.3f %8.3f %8.3f %12s\n", runner->name().c_str(), s.p50, s.p90, s.p99, s.mean,
-                ratio.c_str());
-  }
-  if (library) print_breakdown(*library);
+  if (options.iterations > 0) print_latencies(options.iterations, working, samples, libraries);
 
   if (options.throughput_seconds > 0) {
     auto spec = launcher::oci::load_bundle(bundle);
     if (!spec) die(spec.error().what());
-    auto tp = measure_throughput(*spec, cgroup, scratch / "throughput",
-                                 {options.throughput_seconds, options.concurrency});
+    auto tp = measure_throughput(*spec, cgroup, scratch / "state/throughput",
+                                 {options.throughput_seconds, options.concurrency}, pool.get());
     if (!tp) die("throughput: " + tp.error().what());
     std::printf("\nthroughput: %zu launches in %.1f s with %d in flight: %.0f launches/s; "
-                "launching loop CPU %.0f us/launch, containers' CPU %.0f us/launch (exits seen by %s)\n",
+                "this process's CPU (launching loop%s) %.0f us/launch, containers' CPU %.0f us/launch "
+                "(exits seen by %s)\n",
                 tp->launches, tp->elapsed_s, options.concurrency, static_cast<double>(tp->launches) / tp->elapsed_s,
-                tp->loop_cpu_s * 1e6 / static_cast<double>(tp->launches),
+                pool ? " + netns pool refills" : "", tp->loop_cpu_s * 1e6 / static_cast<double>(tp->launches),
                 tp->children_cpu_s * 1e6 / static_cast<double>(tp->launches), tp->exit_backend.c_str());
+    auto floor = measure_spawn_throughput({options.throughput_seconds, options.concurrency});
+    std::printf("floor: posix_spawn of busybox true, no isolation, %d in flight: %.0f launches/s\n",
+                options.concurrency, floor);
   }
 
-  std::error_code ignored;
-  ::umount2((scratch / "state").c_str(), MNT_DETACH);
-  fs::remove_all(scratch, ignored);
-  for (const auto& entry : fs::directory_iterator(cgroup, ignored)) {
-    if (entry.is_directory()) ::rmdir(entry.path().c_str());
-  }
-  ::rmdir(cgroup.c_str());
   return 0;
 }

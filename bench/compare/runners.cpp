@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "berth/launcher/child_plan.hpp"
 
@@ -26,24 +29,22 @@ Result<void> wait_readable(int fd) {
   return {};
 }
 
-// The child's steps in the order they ran, as phases: each from the end of
-// the previous recorded moment to its own end.
+// The child's steps in the order they ran (by time: init and the task
+// overlap around the fork), as phases, each from the end of the previous
+// recorded moment to its own end.
 Phases child_phases(const launcher::StepClock& clock, std::uint64_t clone_start) {
+  std::vector<std::pair<std::uint64_t, std::string>> ends;
+  for (std::uint32_t i = 0; i < launcher::kChildStepCount; ++i) {
+    if (auto end = clock.end_ns(i); end != 0) ends.emplace_back(end, std::string(launcher::step_name(static_cast<ChildStep>(i))));
+  }
+  std::sort(ends.begin(), ends.end());
   Phases phases;
   std::uint64_t previous = clone_start;
-  bool in_task = false;
-  for (std::uint32_t i = 0; i < launcher::kChildStepCount; ++i) {
-    auto step = static_cast<ChildStep>(i);
-    auto end = clock.end_ns(i);
-    if (end == 0) continue;
-    std::string name(launcher::step_name(step));
-    if (i == 0) name = "clone3 + " + name;
-    if (!in_task && step > ChildStep::kForkTask) {
-      in_task = true;
-      name = "fork task + " + name;
-    }
-    phases.emplace_back(std::move(name), end > previous ? end - previous : 0);
-    previous = std::max(previous, end);
+  for (auto& [end, name] : ends) {
+    if (phases.empty()) name = "clone3 + " + name;
+    if (name == "fork task") name = "(init) fork task";
+    phases.emplace_back(std::move(name), end - previous);
+    previous = end;
   }
   return phases;
 }
@@ -56,19 +57,23 @@ std::uint64_t last_record(const launcher::StepClock& clock) {
 
 }  // namespace
 
-LibraryRunner::LibraryRunner(launcher::oci::Spec spec, fs::path cgroup_parent, fs::path scratch,
-                             launcher::StepClock clock)
-    : spec_(std::move(spec)),
+LibraryRunner::LibraryRunner(std::string name, launcher::oci::Spec spec, fs::path cgroup_parent, fs::path scratch,
+                             launcher::StepClock clock, launcher::NetworkNamespacePool* pool)
+    : name_(std::move(name)),
+      pool_(pool),
+      spec_(std::move(spec)),
       cgroup_parent_(std::move(cgroup_parent)),
       scratch_(std::move(scratch)),
       clock_(std::move(clock)) {}
 
-Result<std::unique_ptr<LibraryRunner>> LibraryRunner::create(const fs::path& bundle, const fs::path& cgroup_parent,
-                                                             const fs::path& scratch) {
+Result<std::unique_ptr<LibraryRunner>> LibraryRunner::create(std::string name, const fs::path& bundle,
+                                                             const fs::path& cgroup_parent, const fs::path& scratch,
+                                                             launcher::NetworkNamespacePool* pool) {
   BERTH_TRY(auto spec, launcher::oci::load_bundle(bundle));
   BERTH_TRY(auto clock, launcher::StepClock::create());
   fs::create_directories(scratch);
-  return std::unique_ptr<LibraryRunner>(new LibraryRunner(std::move(spec), cgroup_parent, scratch, std::move(clock)));
+  return std::unique_ptr<LibraryRunner>(
+      new LibraryRunner(std::move(name), std::move(spec), cgroup_parent, scratch, std::move(clock), pool));
 }
 
 Result<std::uint64_t> LibraryRunner::launch_once(int iteration) {
@@ -87,33 +92,47 @@ Result<std::uint64_t> LibraryRunner::launch_once(int iteration) {
   request.stderr_path = scratch_ / "stderr";
   request.runtime_dir = scratch_;
   request.cgroup_fd = cgroup_fd.get();
-  request.step_records = clock_.records();
+  request.step_clock = &clock_;
+  UniqueFd network;
+  if (pool_ != nullptr && (request.spec.linux_config.new_namespace_flags() & CLONE_NEWNET)) {
+    network = pool_->take();
+    for (auto& ns : request.spec.linux_config.namespaces) {
+      if (network && ns.type == CLONE_NEWNET) ns.path = launcher::NetworkNamespacePool::path_of(network);
+    }
+  }
   auto launched = launcher_.launch(request);
   if (!launched) {
     ::rmdir(cgroup.c_str());
     return std::unexpected(std::move(launched).error());
   }
   auto returned = monotonic_ns();
-  BERTH_TRY_VOID(wait_readable(launched->pidfd.get()));
+  // The task's end is known at init's exit notice; init's own exit (the
+  // namespaces' teardown) follows, and is part of the untimed teardown.
+  BERTH_TRY_VOID(wait_readable(launched->exit_notice.get()));
   auto exited = monotonic_ns();
+  BERTH_TRY(auto noticed, launcher::read_exit_notice(launched->exit_notice.get()));
+  BERTH_TRY_VOID(wait_readable(launched->pidfd.get()));
+  init_exits_.push_back(monotonic_ns() - exited);
 
   BERTH_TRY(auto status, launcher::reap(launched->pidfd.get()));
   cgroup_fd.reset();
   if (::rmdir(cgroup.c_str()) != 0) return fail_sys("rmdir", cgroup);
   fs::remove(scratch_ / launcher::kExitStatusFile);
   teardowns_.push_back(monotonic_ns() - exited);
-  if (status.signaled || status.code != 0) return fail("the task " + status.describe());
+  if (status.signaled || status.code != 0 || !(noticed == status)) return fail("the task " + status.describe());
 
   auto clone_start = clock_.end_ns(launcher::kCloneStartRecord);
   Phases phases{{"mkdir + open cgroup", cgroup_made - start},
                 {"validate + plan (parent)", clone_start - cgroup_made}};
   for (auto& phase : child_phases(clock_, clone_start)) phases.push_back(std::move(phase));
   auto exec_start = last_record(clock_);
+  auto init_running = clock_.end_ns(launcher::kInitRunningRecord);
   auto reaped = clock_.end_ns(launcher::kTaskReapedRecord);
   auto recorded = clock_.end_ns(launcher::kStatusWrittenRecord);
+  phases.emplace_back("(berth-init running, after)", init_running > exec_start ? init_running - exec_start : 0);
   phases.emplace_back("execve /bin/true, run, exit, reaped by init", reaped - exec_start);
   phases.emplace_back("init records the exit status", recorded - reaped);
-  phases.emplace_back("init exits (namespaces torn down), exit seen", exited - recorded);
+  phases.emplace_back("init's exit notice seen", exited - recorded);
   phases.emplace_back("(launch() returned, after)", returned > exec_start ? returned - exec_start : 0);
   phases_.push_back(std::move(phases));
   return exited - start;

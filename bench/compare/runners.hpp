@@ -11,6 +11,7 @@
 
 #include "berth/common/error.hpp"
 #include "berth/launcher/launcher.hpp"
+#include "berth/launcher/netns_pool.hpp"
 
 namespace berth::bench {
 
@@ -31,25 +32,37 @@ using Phases = std::vector<std::pair<std::string, std::uint64_t>>;
 // removed (not timed). Records each launch's phases.
 class LibraryRunner final : public Runner {
  public:
-  static Result<std::unique_ptr<LibraryRunner>> create(const std::filesystem::path& bundle,
+  // With a pool, the container joins a pooled network namespace instead of
+  // creating one (a miss falls back to creating it).
+  static Result<std::unique_ptr<LibraryRunner>> create(std::string name, const std::filesystem::path& bundle,
                                                        const std::filesystem::path& cgroup_parent,
-                                                       const std::filesystem::path& scratch);
+                                                       const std::filesystem::path& scratch,
+                                                       launcher::NetworkNamespacePool* pool = nullptr);
   const std::string& name() const override { return name_; }
   Result<std::uint64_t> launch_once(int iteration) override;
   const std::vector<Phases>& phases() const { return phases_; }
-  // Teardown (reap, rmdir of the cgroup) of each launch, ns.
+  void clear_records() {
+    phases_.clear();
+    init_exits_.clear();
+    teardowns_.clear();
+  }
+  // After the exit notice, until init's exit (the container's namespaces torn down), ns.
+  const std::vector<std::uint64_t>& init_exits() const { return init_exits_; }
+  // Then reaping init and removing the cgroup, ns.
   const std::vector<std::uint64_t>& teardowns() const { return teardowns_; }
 
  private:
-  LibraryRunner(launcher::oci::Spec spec, std::filesystem::path cgroup_parent, std::filesystem::path scratch,
-                launcher::StepClock clock);
-  std::string name_ = "berth (library)";
+  LibraryRunner(std::string name, launcher::oci::Spec spec, std::filesystem::path cgroup_parent,
+                std::filesystem::path scratch, launcher::StepClock clock, launcher::NetworkNamespacePool* pool);
+  std::string name_;
+  launcher::NetworkNamespacePool* pool_;
   launcher::oci::Spec spec_;
   std::filesystem::path cgroup_parent_;
   std::filesystem::path scratch_;
   launcher::StepClock clock_;
   launcher::LinuxLauncher launcher_;
   std::vector<Phases> phases_;
+  std::vector<std::uint64_t> init_exits_;
   std::vector<std::uint64_t> teardowns_;
 };
 

@@ -2,8 +2,13 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char** environ;
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -33,6 +38,7 @@ struct Shared {
   const launcher::oci::Spec& spec;
   const fs::path& cgroup_parent;
   launcher::ExitWatcher& watcher;
+  launcher::NetworkNamespacePool* pool;
   Clock::time_point deadline;
   std::size_t launches = 0;
   std::optional<Error> error;
@@ -55,6 +61,11 @@ asio::awaitable<void> slot(Shared& shared, fs::path runtime_dir, int index) {
     request.stderr_path = "/dev/null";
     request.runtime_dir = runtime_dir;
     request.cgroup_fd = cgroup_fd.get();
+    UniqueFd network;
+    if (shared.pool != nullptr) network = shared.pool->take();
+    for (auto& ns : request.spec.linux_config.namespaces) {
+      if (network && ns.type == CLONE_NEWNET) ns.path = launcher::NetworkNamespacePool::path_of(network);
+    }
     auto launched = launcher.launch(request);
     if (!launched) {
       shared.error = launched.error();
@@ -76,11 +87,12 @@ asio::awaitable<void> slot(Shared& shared, fs::path runtime_dir, int index) {
 }  // namespace
 
 Result<ThroughputResult> measure_throughput(const launcher::oci::Spec& spec, const fs::path& cgroup_parent,
-                                            const fs::path& scratch, const ThroughputOptions& options) {
+                                            const fs::path& scratch, const ThroughputOptions& options,
+                                            launcher::NetworkNamespacePool* pool) {
   asio::io_context context;
   BERTH_TRY(auto watcher, launcher::ExitWatcher::create(context.get_executor()));
   auto start = Clock::now();
-  Shared shared{spec, cgroup_parent, *watcher,
+  Shared shared{spec, cgroup_parent, *watcher, pool,
                 start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds)), 0,
                 std::nullopt};
   auto loop_cpu = cpu_seconds(RUSAGE_SELF);
@@ -99,6 +111,29 @@ Result<ThroughputResult> measure_throughput(const launcher::oci::Spec& spec, con
   result.exit_backend = std::string(launcher::to_string(watcher->backend()));
   if (shared.error) return fail(*shared.error);
   return result;
+}
+
+double measure_spawn_throughput(const ThroughputOptions& options) {
+  char program[] = "/bin/busybox";
+  char applet[] = "true";
+  char* argv[] = {program, applet, nullptr};
+  auto start = Clock::now();
+  auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds));
+  std::size_t done = 0;
+  int running = 0;
+  while (true) {
+    while (running < options.concurrency && Clock::now() < deadline) {
+      pid_t pid;
+      if (::posix_spawn(&pid, program, nullptr, nullptr, argv, environ) == 0) ++running;
+    }
+    if (running == 0) break;
+    int status;
+    if (::wait(&status) > 0) {
+      --running;
+      ++done;
+    }
+  }
+  return static_cast<double>(done) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 }  // namespace berth::bench

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "berth/common/error.hpp"
+#include "berth/launcher/netns_pool.hpp"
 #include "berth/launcher/oci_spec.hpp"
 
 namespace berth::bench {
@@ -26,6 +27,11 @@ struct ThroughputResult {
 };
 
 Result<ThroughputResult> measure_throughput(const launcher::oci::Spec& spec, const std::filesystem::path& cgroup_parent,
-                                            const std::filesystem::path& scratch, const ThroughputOptions& options);
+                                            const std::filesystem::path& scratch, const ThroughputOptions& options,
+                                            launcher::NetworkNamespacePool* pool = nullptr);
+
+// The floor: posix_spawn of busybox true, no isolation, `concurrency` in
+// flight, for `seconds`; launches per second.
+double measure_spawn_throughput(const ThroughputOptions& options);
 
 }  // namespace berth::bench

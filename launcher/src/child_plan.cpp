@@ -1,6 +1,9 @@
 #include "berth/launcher/child_plan.hpp"
 
 #include <sched.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -27,13 +30,13 @@ constexpr int kSupportedNamespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS |
 constexpr std::string_view kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 constexpr std::array<std::string_view, kChildStepCount> kStepNames = {
-    "wait for id maps", "open runtime dir", "isolate fds", "reset signals", "set non-dumpable", "set subreaper", "open stdin",
+    "setns", "wait for id maps", "open runtime dir", "isolate fds", "reset signals", "set non-dumpable", "set subreaper", "open stdin",
     "open stdout", "open stderr", "make mounts private", "bind rootfs", "mount /dev", "mount", "create device",
     "symlink", "mount /dev/shm", "pivot_root", "remount root read-only", "write sysctl", "make path read-only",
-    "mask path", "sethostname", "setdomainname", "chdir", "find executable", "wait for start", "fork task", "drop init capabilities", "unblock signals",
+    "mask path", "sethostname", "setdomainname", "chdir", "find executable", "fork task", "exec berth-init", "unblock signals",
     "setsid", "setrlimit", "write oom_score_adj", "load seccomp filter", "drop bounding capability", "keep capabilities", "setgroups", "setresgid", "setresuid",
     "capset", "raise ambient capability", "set parent death signal", "set no_new_privs", "umask", "close fds",
-    "load seccomp filter", "execve",
+    "wait for start", "load seccomp filter", "execve",
 };
 
 constexpr std::array<std::string_view, 16> kRlimitNames = {
@@ -130,11 +133,23 @@ Result<void> check_process(const oci::Process& process) {
   return check_string("process.cwd", process.cwd);
 }
 
+// Joined after clone3 by init, with setns: only the types that take effect
+// for the caller at once. Joining needs CAP_SYS_ADMIN over the namespace's
+// owner, which a new user namespace's root lacks for the host's.
+constexpr int kJoinableNamespaces = CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+
 Result<void> check_namespaces(const oci::Linux& linux_config) {
+  bool new_user_namespace = linux_config.new_namespace_flags() & CLONE_NEWUSER;
   for (std::size_t i = 0; i < linux_config.namespaces.size(); ++i) {
     const auto& ns = linux_config.namespaces[i];
     auto field = "linux.namespaces[" + std::to_string(i) + "]";
-    if (!ns.path.empty()) return fail(field + ".path: joining an existing namespace is not supported by this launcher");
+    if (!ns.path.empty() && (ns.type & ~kJoinableNamespaces) != 0) {
+      return fail(field + ".path: joining a " + std::string(oci::namespace_name(ns.type)) +
+                  " namespace is not supported by this launcher (network, uts, ipc and cgroup are)");
+    }
+    if (!ns.path.empty() && new_user_namespace) {
+      return fail(field + ".path: joining a namespace together with a new user namespace is not supported");
+    }
     if ((ns.type & ~kSupportedNamespaces) != 0) {
       return fail(field + ".type: " + std::string(oci::namespace_name(ns.type)) + " namespace not supported by this launcher");
     }
@@ -276,6 +291,9 @@ ChildPlan::ChildPlan(const LaunchRequest& request)
   }
   const auto& gids = request_.spec.process.user.additional_gids;
   additional_gids_.assign(gids.begin(), gids.end());
+  for (const auto& ns : request_.spec.linux_config.namespaces) {
+    if (!ns.path.empty()) joins_.push_back({ns.type, ns.path, -1});
+  }
   if (request_.seccomp) {
     auto& program = request_.seccomp->instructions;
     seccomp_ = sock_fprog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
@@ -328,6 +346,23 @@ void ChildPlan::prepare_devices() {
   }
 }
 
+Result<void> ChildPlan::open_joined_namespaces() {
+  for (std::size_t i = 0; i < joins_.size(); ++i) {
+    auto& join = joins_[i];
+    UniqueFd fd(::open(join.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return fail_sys("open namespace", join.path);
+    int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
+    if (type < 0) return fail(Error(join.path + " is not a namespace", errno, join.path));
+    if (type != join.type) {
+      return fail(Error(join.path + " is not a " + std::string(oci::namespace_name(join.type)) + " namespace", EINVAL,
+                        join.path));
+    }
+    join.fd = fd.get();
+    join_fds_.push_back(std::move(fd));
+  }
+  return {};
+}
+
 std::string ChildPlan::path_for(ChildStep step, std::uint32_t index) const {
   const auto& spec = request_.spec;
   auto at = [index](const auto& list, auto member) -> std::string {
@@ -336,6 +371,7 @@ std::string ChildPlan::path_for(ChildStep step, std::uint32_t index) const {
   auto container_path = [this](const std::string& path) { return path.substr(request_.spec.root.path.native().size()); };
   switch (step) {
     case ChildStep::kOpenRuntimeDir: return request_.runtime_dir;
+    case ChildStep::kJoinNamespaces: return index < joins_.size() ? joins_[index].path : std::string();
     case ChildStep::kOpenStdin: return request_.stdin_path;
     case ChildStep::kOpenStdout: return request_.stdout_path;
     case ChildStep::kOpenStderr: return request_.stderr_path;
@@ -367,6 +403,7 @@ std::string ChildPlan::path_for(ChildStep step, std::uint32_t index) const {
     case ChildStep::kFindExecutable:
     case ChildStep::kExecve: return spec.process.args.at(0);
     case ChildStep::kWaitForStart: return (request_.runtime_dir / kStartGateFile).string();
+    case ChildStep::kExecInit: return "berth-init";
     default: return {};
   }
 }

@@ -35,6 +35,17 @@ Result<std::string> read_small_file(const std::filesystem::path& file) {
 
 }  // namespace
 
+Result<ExitStatus> read_exit_notice(int exit_notice_fd) {
+  int wait_status = 0;
+  ssize_t n;
+  while ((n = ::read(exit_notice_fd, &wait_status, sizeof wait_status)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) return fail_sys("read exit notice");
+  if (n == 0) return fail(Error("the container's init ended without an exit notice", EAGAIN));
+  if (n != sizeof wait_status) return fail(Error("truncated exit notice", EIO));
+  return decode_wait_status(wait_status);
+}
+
 Result<ExitStatus> read_exit_status(const std::filesystem::path& runtime_dir) {
   auto file = runtime_dir / kExitStatusFile;
   BERTH_TRY(auto text, read_small_file(file));

@@ -1,7 +1,9 @@
-// The container's init: setup steps, then supervision of the task.
+// The container's init, until it exec's berth-init: setup steps, starting
+// the task, then the exec. It borrows the launching process's memory
+// (clone3 with CLONE_VM | CLONE_VFORK) instead of copying it, so it must
+// not return into the parent's frames or touch the parent's state.
 
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -10,8 +12,10 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <utility>
 #include <cstdint>
 
+#include "../init/init_core.hpp"
 #include "berth/launcher/child_steps.hpp"
 #include "raw_syscall.hpp"
 
@@ -28,8 +32,6 @@ struct KernelSigaction {
 };
 constexpr std::size_t kKernelSigsetSize = sizeof(std::uint64_t);
 constexpr int kMaxSignal = 64;
-
-constexpr char kExitStatusTmp[] = "exit_status.tmp";
 
 // Opens `path` and moves it onto `target` (0, 1 or 2), inheritable. An empty
 // path keeps the caller's descriptor.
@@ -48,61 +50,18 @@ int block_all_signals() {
   return raw::errno_of(syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, kKernelSigsetSize));
 }
 
-// Signals an orchestrator or a user sends to stop or poke the container; init
-// passes them on, as tini and dumb-init do.
-bool is_forwarded(long sig) {
-  return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT || sig == SIGUSR1 || sig == SIGUSR2;
-}
-
-// Reaps every exited child (init inherits all orphans of the container).
-// Returns true once the task itself has been reaped, with its status.
-bool reap_children(pid_t task_pid, int& task_status) {
-  bool task_ended = false;
-  for (;;) {
-    int status = 0;
-    long pid = syscall(SYS_wait4, -1, &status, WNOHANG | __WALL, nullptr);
-    if (pid <= 0) return task_ended;
-    if (pid == task_pid) {
-      task_status = status;
-      task_ended = true;
-    }
-  }
-}
-
-std::size_t format_decimal(unsigned value, char* out) {
-  char digits[16];
-  std::size_t count = 0;
-  do {
-    digits[count++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  for (std::size_t i = 0; i < count; ++i) out[i] = digits[count - 1 - i];
-  return count;
-}
-
-// Everything init does after forking the task, until the task ends. All
-// signals stay blocked and are taken synchronously, so init needs no handler.
-[[noreturn]] void supervise(ChildState& state) {
-  std::uint64_t all = ~std::uint64_t{0};
-  for (;;) {
-    siginfo_t info;
-    long sig = syscall(SYS_rt_sigtimedwait, &all, &info, nullptr, kKernelSigsetSize);
-    if (sig == SIGCHLD) {
-      int status = 0;
-      if (!reap_children(state.task_pid, status)) continue;
-      record_time(state, kTaskReapedRecord);
-      // Nothing to report to if this fails: the agent falls back to init's exit code.
-      (void)write_exit_status(state.runtime_dir_fd, status);
-      record_time(state, kStatusWrittenRecord);
-      raw::exit_now(exit_code_for(status));
-    }
-    if (is_forwarded(sig)) syscall(SYS_kill, state.task_pid, sig);
-  }
-}
-
 }  // namespace
 
 namespace steps {
+
+int join_namespaces(const ChildPlan& plan, ChildState& state) {
+  const auto& joins = plan.joined_namespaces();
+  for (std::uint32_t i = 0; i < joins.size(); ++i) {
+    state.failed_index = i;
+    if (syscall(SYS_setns, joins[i].fd, joins[i].type) != 0) return errno;
+  }
+  return 0;
+}
 
 // In a new user namespace init keeps the host's ids, which the namespace
 // shows as the overflow id: until the parent has written the maps and init
@@ -110,7 +69,10 @@ namespace steps {
 // (Root of the namespace keeps its capabilities there.)
 int wait_for_id_maps(const ChildPlan& plan, ChildState& state) {
   if (!plan.has_namespace(CLONE_NEWUSER)) return 0;
-  char byte = 0;
+  char byte = 's';
+  if (syscall(SYS_write, state.started_fd, &byte, 1) != 1) return errno;
+  syscall(SYS_close, state.started_fd);
+  state.started_fd = -1;
   long n;
   while ((n = syscall(SYS_read, state.sync_fd, &byte, 1)) < 0 && errno == EINTR) {
   }
@@ -129,19 +91,32 @@ int open_runtime_dir(const ChildPlan& plan, ChildState& state) {
   return 0;
 }
 
-// init never execs, so close-on-exec does not protect it: without this it
-// would hold every fd of the agent (listening sockets, other launches' error
-// pipes) for as long as the container runs.
+// init runs in the launching process's fd table until its exec, and
+// close-on-exec cannot protect what the container's init must not hold:
+// the agent's listening sockets, other launches' pipes. Everything but stdio
+// and init's own four goes; those are moved to fixed numbers (copied above
+// them first, so that no move overwrites another).
 int isolate_fds(const ChildPlan&, ChildState& state) {
-  long error_copy = syscall(SYS_fcntl, state.error_fd, F_DUPFD_CLOEXEC, kRuntimeDirFd + 1);
-  if (error_copy < 0) return errno;
-  long dir_copy = syscall(SYS_fcntl, state.runtime_dir_fd, F_DUPFD_CLOEXEC, kRuntimeDirFd + 1);
-  if (dir_copy < 0) return errno;
-  if (syscall(SYS_dup3, error_copy, kErrorFd, O_CLOEXEC) < 0) return errno;
-  state.error_fd = kErrorFd;
-  if (syscall(SYS_dup3, dir_copy, kRuntimeDirFd, O_CLOEXEC) < 0) return errno;
-  state.runtime_dir_fd = kRuntimeDirFd;
-  return raw::errno_of(syscall(SYS_close_range, kRuntimeDirFd + 1, ~0U, 0));
+  constexpr int kFirstFree = kExitNoticeFd + 1;
+  int* fds[] = {&state.error_fd, &state.runtime_dir_fd, &state.init_image_fd, &state.step_clock_fd,
+                &state.exit_notice_fd};
+  const int targets[] = {kErrorFd, kRuntimeDirFd, kInitImageFd, kStepClockFd, kExitNoticeFd};
+  constexpr int kCount = 5;
+  long copies[kCount] = {-1, -1, -1, -1, -1};
+  for (int i = 0; i < kCount; ++i) {
+    if (*fds[i] < 0) continue;
+    copies[i] = syscall(SYS_fcntl, *fds[i], F_DUPFD_CLOEXEC, kFirstFree);
+    if (copies[i] < 0) return errno;
+  }
+  for (int i = 0; i < kCount; ++i) {
+    if (copies[i] < 0) {
+      syscall(SYS_close, targets[i]);  // whatever the parent had there
+      continue;
+    }
+    if (syscall(SYS_dup3, copies[i], targets[i], O_CLOEXEC) < 0) return errno;
+    *fds[i] = targets[i];
+  }
+  return raw::errno_of(syscall(SYS_close_range, kFirstFree, ~0U, 0));
 }
 
 // The parent's handlers mean nothing here, and an ignored SIGCHLD would make
@@ -164,16 +139,6 @@ int reset_signals(const ChildPlan&, ChildState&) {
 // The task's execve makes the task itself dumpable again.
 int make_non_dumpable(const ChildPlan&, ChildState&) {
   return raw::errno_of(syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0));
-}
-
-// Once the task has its own copy of the capabilities, init needs none of them
-// but CAP_KILL, to pass signals to a task that runs as another uid.
-int drop_init_capabilities(const ChildPlan&, ChildState&) {
-  constexpr std::uint32_t kKill = 1U << CAP_KILL;
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
-  data[0] = {kKill, kKill, 0};
-  return raw::errno_of(syscall(SYS_capset, &header, data));
 }
 
 // Pid 1 of a new pid namespace reaps orphans anyway; without one, this makes
@@ -207,29 +172,35 @@ int find_executable(const ChildPlan& plan, ChildState&) {
   return denied ? EACCES : ENOENT;
 }
 
-// Closing the error pipe tells the parent the container is set up; opening
-// the gate fifo for writing blocks until start_gate::open() opens it for
-// reading. The fifo is reached through the runtime dir's descriptor, which
-// was opened before pivot_root.
-int wait_for_start(const ChildPlan& plan, ChildState& state) {
-  if (!plan.gated()) return 0;
-  syscall(SYS_close, state.error_fd);
-  state.error_fd = -1;
-  long fd;
-  while ((fd = syscall(SYS_openat, state.runtime_dir_fd, kStartGateFile, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
+// init becomes berth-init, which supervises the task with nothing of the
+// launching process: a fresh small address space, only fds 0-2, the runtime
+// dir, the exit notice pipe and (timed) the step clock. Its exec closes the
+// error pipe and frees the parent. argv: "berth-init", the task's pid, the
+// step clock's fd or "-", the notice pipe's fd or "-".
+int exec_init(const ChildPlan&, ChildState& state) {
+  if (syscall(SYS_fcntl, state.runtime_dir_fd, F_SETFD, 0) < 0) return errno;
+  char pid_text[16] = {};
+  char clock_text[16] = "-";
+  char notice_text[16] = "-";
+  init::format_decimal(static_cast<unsigned>(state.task_pid), pid_text);
+  for (auto [fd, text] : {std::pair{state.step_clock_fd, clock_text}, std::pair{state.exit_notice_fd, notice_text}}) {
+    if (fd < 0) continue;
+    if (syscall(SYS_fcntl, fd, F_SETFD, 0) < 0) return errno;
+    text[init::format_decimal(static_cast<unsigned>(fd), text)] = '\0';
   }
-  if (fd < 0) return errno;
-  char byte = 's';
-  long written = syscall(SYS_write, fd, &byte, 1);
-  int error = written == 1 ? 0 : (written < 0 ? errno : EIO);
-  syscall(SYS_close, fd);
-  return error;
+  char name[] = "berth-init";
+  char* argv[] = {name, pid_text, clock_text, notice_text, nullptr};
+  char* envp[] = {nullptr};
+  char empty[] = "";
+  syscall(SYS_execveat, state.init_image_fd, empty, argv, envp, AT_EMPTY_PATH);
+  return errno;
 }
 
 }  // namespace steps
 
 std::span<const Step> init_steps() {
   static constexpr std::array<Step, 26> kSteps{{
+      {ChildStep::kJoinNamespaces, steps::join_namespaces},
       {ChildStep::kWaitForIdMaps, steps::wait_for_id_maps},
       {ChildStep::kOpenRuntimeDir, steps::open_runtime_dir},
       {ChildStep::kIsolateFds, steps::isolate_fds},
@@ -255,36 +226,11 @@ std::span<const Step> init_steps() {
       {ChildStep::kSetDomainname, steps::set_domainname},
       {ChildStep::kChdir, steps::change_dir},
       {ChildStep::kFindExecutable, steps::find_executable},
-      {ChildStep::kWaitForStart, steps::wait_for_start},
   }};
   return kSteps;
 }
 
-int write_exit_status(int runtime_dir_fd, int wait_status) {
-  char text[16];
-  std::size_t length = format_decimal(static_cast<unsigned>(wait_status), text);
-  text[length++] = '\n';
-  long fd = syscall(SYS_openat, runtime_dir_fd, kExitStatusTmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno;
-  long written = syscall(SYS_write, fd, text, length);
-  int error = written < 0 ? errno : (static_cast<std::size_t>(written) != length ? EIO : 0);
-  syscall(SYS_close, fd);
-  if (error != 0) return error;
-  // rename is atomic: a reader sees no file or the whole status, never a torn one.
-  return raw::errno_of(syscall(SYS_renameat2, runtime_dir_fd, kExitStatusTmp, runtime_dir_fd, kExitStatusFile, 0));
-}
-
-int exit_code_for(int wait_status) {
-  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
-  return WEXITSTATUS(wait_status);
-}
-
 namespace {
-
-// The task's stack while it shares init's memory (CLONE_VM), until execve.
-// Each init has its own copy-on-write copy of this process's memory, so one
-// buffer serves every launch, concurrent ones included.
-alignas(64) char task_stack[64 * 1024];
 
 struct TaskStart {
   const ChildPlan* plan;
@@ -302,23 +248,22 @@ int task_entry(void* start) {
 void run_init(const ChildPlan& plan, ChildState& state) {
   raw::run_steps(init_steps(), plan, state, kInitSetupFailed);
   state.init_pid = static_cast<pid_t>(syscall(SYS_getpid));
-  // vfork semantics: the task borrows init's memory instead of copying its
-  // page tables (init's memory is a copy of the whole launching process), and
-  // init sleeps until the task has execve'd or exited. glibc's clone() is a
-  // bare system call wrapper; its fork() would run atfork handlers and take locks.
+  // Right away, the task borrows this memory too, and runs beside init
+  // while init exec's berth-init: the launching thread wakes at that exec and
+  // waits on the error pipe until the task exec's, so the task's stack and
+  // the plan outlive its use of them. Gated, the task waits for its start
+  // long after this launch has returned, so it takes a copy instead. glibc's
+  // clone() is a bare system call wrapper; its fork() would run atfork
+  // handlers and take locks.
+  int flags = plan.gated() ? SIGCHLD : CLONE_VM | SIGCHLD;
   TaskStart start{&plan, state};
-  int pid = ::clone(task_entry, task_stack + sizeof task_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+  record_time(state, static_cast<std::size_t>(ChildStep::kForkTask));  // when init starts it
+  int pid = ::clone(task_entry, state.task_stack_top, flags, &start);
   if (pid < 0) raw::report_failure(state.error_fd, ChildStep::kForkTask, errno, kInitSetupFailed);
   state.task_pid = pid;
-  // The task dies with init (its parent-death signal) if this fails.
-  if (int error = steps::drop_init_capabilities(plan, state); error != 0) {
-    raw::report_failure(state.error_fd, ChildStep::kDropInitCapabilities, error, kInitSetupFailed);
-  }
-  // The parent reads the error pipe until EOF: the task's copy closed at its
-  // execve (or carried its failure report).
-  syscall(SYS_close, state.error_fd);
-  state.error_fd = -1;
-  supervise(state);
+  // The task dies with init (its parent-death signal, or as pid 1's) if this fails.
+  int error = steps::exec_init(plan, state);
+  raw::report_failure(state.error_fd, ChildStep::kExecInit, error, kInitSetupFailed);
 }
 
 }  // namespace berth::launcher

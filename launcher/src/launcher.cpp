@@ -11,10 +11,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <memory>
 #include <optional>
+#include <thread>
 
 #include "berth/launcher/child_plan.hpp"
 #include "berth/launcher/child_steps.hpp"
+#include "init_image.hpp"
+
+extern "C" long berth_clone3_run(clone_args* args, std::size_t size, int (*fn)(void*), void* arg);
 
 namespace berth::launcher {
 
@@ -75,24 +80,99 @@ struct Spawned {
   UniqueFd pidfd;
 };
 
-Result<Spawned> clone_init(const ChildPlan& plan, ChildState& state, int cgroup_fd) {
+// The stacks init and the task run on while they borrow this process's
+// memory; one pair per launching thread, made on its first launch.
+struct ChildStacks {
+  alignas(64) char init[256 * 1024];
+  alignas(64) char task[64 * 1024];
+};
+
+ChildStacks& thread_stacks() {
+  thread_local auto stacks = std::make_unique<ChildStacks>();
+  return *stacks;
+}
+
+struct InitStart {
+  const ChildPlan* plan;
+  ChildState* state;
+};
+
+int init_entry(void* start) {
+  auto* init = static_cast<InitStart*>(start);
+  run_init(*init->plan, *init->state);
+}
+
+// clone3 with CLONE_VM | CLONE_VFORK: init borrows this process's memory on
+// its own stack instead of copying the page tables of the whole process
+// (and making every later write of this process a copy-on-write fault); the
+// calling thread sleeps until init has exec'd berth-init or died.
+Result<Spawned> clone_vfork(const ChildPlan& plan, ChildState& state, int cgroup_fd, ChildStacks& stacks,
+                            pid_t* parent_tid = nullptr) {
   int pidfd = -1;
   clone_args args{};
-  args.flags = CLONE_PIDFD | static_cast<std::uint64_t>(plan.namespaces());
+  args.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | static_cast<std::uint64_t>(plan.namespaces());
   args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
+  args.stack = reinterpret_cast<std::uint64_t>(stacks.init);
+  args.stack_size = sizeof stacks.init;
   if (cgroup_fd >= 0) {
     args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
   }
+  if (parent_tid != nullptr) {
+    args.flags |= CLONE_PARENT_SETTID;
+    args.parent_tid = reinterpret_cast<std::uint64_t>(parent_tid);
+  }
+  state.task_stack_top = stacks.task + sizeof stacks.task;
+  InitStart start{&plan, &state};
   long pid;
   {
     SignalsBlocked blocked;
-    pid = ::syscall(SYS_clone3, &args, sizeof args);
-    if (pid == 0) run_init(plan, state);
+    pid = berth_clone3_run(&args, sizeof args, init_entry, &start);
   }
-  if (pid < 0) return fail_sys("clone3");
+  if (pid < 0) return fail(Error::sys("clone3", static_cast<int>(-pid), {}));
   return Spawned{static_cast<pid_t>(pid), UniqueFd(pidfd)};
+}
+
+// With a new user namespace, init waits for its uid and gid maps, which
+// only a process outside can write; the thread that clones is asleep until
+// init exec's, so a short-lived thread clones and this one writes the maps
+// once init says it runs (the kernel has put its pid in `child` by then).
+Result<Spawned> clone_with_id_maps(const ChildPlan& plan, ChildState& state, int cgroup_fd) {
+  BERTH_TRY(auto started, make_pipe());
+  BERTH_TRY(auto sync, make_pipe());
+  state.started_fd = started.write_end.get();
+  state.sync_fd = sync.read_end.get();
+  pid_t child = 0;
+  Result<Spawned> spawned = fail("clone3 did not run");
+  auto& stacks = thread_stacks();
+  std::thread cloner([&] {
+    spawned = clone_vfork(plan, state, cgroup_fd, stacks, &child);
+    // From here, EOF on `started` if init died before saying it runs.
+    started.write_end.reset();
+  });
+  char byte = 0;
+  ssize_t n;
+  while ((n = ::read(started.read_end.get(), &byte, 1)) < 0 && errno == EINTR) {
+  }
+  Result<void> mapped = fail("the container's init ended before its id maps were written");
+  if (n == 1) {
+    mapped = write_id_maps(__atomic_load_n(&child, __ATOMIC_ACQUIRE), plan.spec());
+    if (mapped && ::write(sync.write_end.get(), "x", 1) != 1) mapped = fail_sys("write sync pipe");
+  }
+  // init holds a copy of the sync pipe's write end, so closing ours would
+  // not end its wait: a failed mapping has to kill it. It is the cloning
+  // thread's child, not yet reaped, so its pid is still its own.
+  if (n == 1 && !mapped) ::kill(child, SIGKILL);
+  sync.write_end.reset();
+  cloner.join();
+  if (!spawned) return spawned;
+  if (!mapped) {
+    ::syscall(SYS_pidfd_send_signal, spawned->pidfd.get(), SIGKILL, nullptr, 0);
+    (void)reap(spawned->pidfd.get());
+    return std::unexpected(std::move(mapped).error());
+  }
+  return spawned;
 }
 
 // EOF without a report means the task execve'd (or init died on its own,
@@ -142,28 +222,26 @@ Error child_error(const ChildPlan& plan, const ChildFailure& failure) {
 // namespace, then the child's report.
 Result<Launched> start_container(const ChildPlan& plan) {
   const auto& request = plan.request();
+  BERTH_TRY(int init_image, init_image_fd());
   BERTH_TRY(auto error_pipe, make_pipe());
-  ChildState state{.error_fd = error_pipe.write_end.get(), .records = request.step_records};
-  Pipe sync;
-  bool user_namespace = plan.has_namespace(CLONE_NEWUSER);
-  if (user_namespace) {
-    BERTH_TRY(sync, make_pipe());
-    state.sync_fd = sync.read_end.get();
+  BERTH_TRY(auto notice_pipe, make_pipe());
+  if (::fcntl(notice_pipe.read_end.get(), F_SETFL, O_NONBLOCK) != 0) return fail_sys("fcntl exit notice pipe");
+  ChildState state{.error_fd = error_pipe.write_end.get(),
+                   .init_image_fd = init_image,
+                   .exit_notice_fd = notice_pipe.write_end.get()};
+  if (request.step_clock != nullptr) {
+    state.records = request.step_clock->records();
+    state.step_clock_fd = request.step_clock->fd();
   }
   record_time(state, kCloneStartRecord);
-  BERTH_TRY(auto init, clone_init(plan, state, request.cgroup_fd));
+  auto spawned = plan.has_namespace(CLONE_NEWUSER) ? clone_with_id_maps(plan, state, request.cgroup_fd)
+                                                   : clone_vfork(plan, state, request.cgroup_fd, thread_stacks());
+  if (!spawned) return std::unexpected(std::move(spawned).error());
+  auto& init = *spawned;
   error_pipe.write_end.reset();
-  sync.read_end.reset();
-  if (user_namespace) {
-    auto mapped = write_id_maps(init.pid, request.spec);
-    if (mapped) mapped = ::write(sync.write_end.get(), "x", 1) == 1 ? Result<void>{} : fail_sys("write sync pipe");
-    sync.write_end.reset();
-    if (!mapped) {
-      discard(init, request);
-      return std::unexpected(std::move(mapped).error());
-    }
-  }
+  notice_pipe.write_end.reset();
 
+  // init has exec'd or died; a gated task may still be setting up.
   auto failure = read_failure(error_pipe.read_end.get());
   if (!failure || *failure) {
     discard(init, request);
@@ -176,7 +254,7 @@ Result<Launched> start_container(const ChildPlan& plan) {
     discard(init, request);
     return std::unexpected(std::move(start_time).error());
   }
-  return Launched{init.pid, std::move(init.pidfd), *start_time};
+  return Launched{init.pid, std::move(init.pidfd), *start_time, std::move(notice_pipe.read_end)};
 }
 
 }  // namespace
@@ -184,6 +262,7 @@ Result<Launched> start_container(const ChildPlan& plan) {
 Result<Launched> LinuxLauncher::launch(const LaunchRequest& request) {
   BERTH_TRY_VOID(validate(request));
   ChildPlan plan(request);
+  BERTH_TRY_VOID(plan.open_joined_namespaces());
   BERTH_TRY_VOID(make_start_gate(request));
   auto launched = start_container(plan);
   if (!launched && request.start == StartMode::gated) {

@@ -1,7 +1,9 @@
 #pragma once
-// Thin helpers for the launch child, which makes system calls through
-// syscall(2) only: glibc wrappers may take locks or keep per-thread state
-// that a raw clone leaves inconsistent.
+// Thin helpers for the launch child, which makes raw system calls only:
+// glibc wrappers may take locks or keep per-thread state that a raw clone
+// leaves inconsistent. The task runs beside the launching thread in the same
+// memory, with the same thread pointer, so its code must not even set errno
+// (the launching thread's): it uses sys(), which returns -errno instead.
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -11,16 +13,22 @@
 #include <cstring>
 #include <string_view>
 
+#include "../init/init_core.hpp"
 #include "berth/launcher/child_steps.hpp"
 
 namespace berth::launcher::raw {
 
-// 0 on success, else the errno of the call that just returned `result`.
+using init::sys;
+
+// 0 on success, else the errno of the call that just returned `result`
+// through glibc's syscall(); for init's steps, which run while the launching
+// thread sleeps.
 inline int errno_of(long result) { return result < 0 ? errno : 0; }
 
-[[noreturn]] inline void exit_now(int code) {
-  for (;;) syscall(SYS_exit_group, code);
-}
+// 0, or the errno that sys() returned as `result`.
+inline int error_of(long result) { return result < 0 ? static_cast<int>(-result) : 0; }
+
+[[noreturn]] inline void exit_now(int code) { init::exit_group(code); }
 
 // Writes "berth: container setup failed: <step>: <strerror>\n" to stderr, for a
 // gated container whose launcher has gone: there is no parent to tell.
@@ -39,7 +47,7 @@ inline void describe_failure(ChildStep step, int error) {
   const char* description = ::strerrordesc_np(error);
   append(description != nullptr ? description : "unknown error");
   append("\n");
-  syscall(SYS_write, 2, line, length);
+  sys(__NR_write, 2, reinterpret_cast<long>(line), static_cast<long>(length));
 }
 
 // Tells the parent which step failed, then exits. The write is smaller than
@@ -51,7 +59,7 @@ inline void describe_failure(ChildStep step, int error) {
     exit_now(exit_code);
   }
   ChildFailure failure{static_cast<std::uint32_t>(step), error, index};
-  while (syscall(SYS_write, error_fd, &failure, sizeof failure) < 0 && errno == EINTR) {
+  while (sys(__NR_write, error_fd, reinterpret_cast<long>(&failure), sizeof failure) == -EINTR) {
   }
   exit_now(exit_code);
 }

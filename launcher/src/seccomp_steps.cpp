@@ -17,7 +17,8 @@ namespace berth::launcher {
 namespace {
 
 int load(const ChildPlan& plan) {
-  return raw::errno_of(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan.seccomp_flags(), plan.seccomp()));
+  return raw::error_of(
+      raw::sys(__NR_seccomp, SECCOMP_SET_MODE_FILTER, plan.seccomp_flags(), reinterpret_cast<long>(plan.seccomp())));
 }
 
 }  // namespace

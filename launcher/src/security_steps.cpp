@@ -19,22 +19,16 @@ namespace berth::launcher {
 namespace {
 
 std::size_t format_signed(int value, char* out) {
-  std::size_t length = 0;
-  unsigned magnitude = value < 0 ? 0U - static_cast<unsigned>(value) : static_cast<unsigned>(value);
-  if (value < 0) out[length++] = '-';
-  char digits[16];
-  std::size_t count = 0;
-  do {
-    digits[count++] = static_cast<char>('0' + magnitude % 10);
-    magnitude /= 10;
-  } while (magnitude != 0);
-  while (count > 0) out[length++] = digits[--count];
-  return length;
+  if (value >= 0) return init::format_decimal(static_cast<unsigned>(value), out);
+  out[0] = '-';
+  return 1 + init::format_decimal(0U - static_cast<unsigned>(value), out + 1);
 }
 
 bool has_cap(std::uint64_t mask, int cap) { return (mask >> cap) & 1U; }
 
 }  // namespace
+
+using raw::sys;
 
 namespace steps {
 
@@ -44,7 +38,7 @@ int set_rlimits(const ChildPlan& plan, ChildState& state) {
   for (std::uint32_t i = 0; i < rlimits.size(); ++i) {
     state.failed_index = i;
     rlimit limit{rlimits[i].soft, rlimits[i].hard};
-    if (syscall(SYS_prlimit64, 0, rlimits[i].resource, &limit, nullptr) < 0) return errno;
+    if (long r = sys(__NR_prlimit64, 0, rlimits[i].resource, reinterpret_cast<long>(&limit)); r < 0) return raw::error_of(r);
   }
   return 0;
 }
@@ -54,12 +48,11 @@ int set_oom_score_adj(const ChildPlan& plan, ChildState&) {
   if (!adj) return 0;
   char text[16];
   std::size_t length = format_signed(*adj, text);
-  long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  long written = syscall(SYS_write, fd, text, length);
-  int error = written < 0 ? errno : 0;
-  syscall(SYS_close, fd);
-  return error;
+  long fd = sys(__NR_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/oom_score_adj"), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return raw::error_of(fd);
+  long written = sys(__NR_write, fd, reinterpret_cast<long>(text), static_cast<long>(length));
+  sys(__NR_close, fd);
+  return raw::error_of(written);
 }
 
 int drop_bounding_set(const ChildPlan& plan, ChildState& state) {
@@ -67,14 +60,14 @@ int drop_bounding_set(const ChildPlan& plan, ChildState& state) {
   for (int cap = 0; cap <= plan.last_capability(); ++cap) {
     if (has_cap(plan.capabilities()->bounding, cap)) continue;
     state.failed_index = static_cast<std::uint32_t>(cap);
-    if (syscall(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) return errno;
+    if (long r = sys(__NR_prctl, PR_CAPBSET_DROP, cap); r < 0) return raw::error_of(r);
   }
   return 0;
 }
 
 int keep_caps(const ChildPlan& plan, ChildState&) {
   if (!plan.capabilities()) return 0;
-  return raw::errno_of(syscall(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0));
+  return raw::error_of(sys(__NR_prctl, PR_SET_KEEPCAPS, 1));
 }
 
 // With a user namespace and no additional gids the parent wrote "deny" to
@@ -82,20 +75,20 @@ int keep_caps(const ChildPlan& plan, ChildState&) {
 int set_groups(const ChildPlan& plan, ChildState&) {
   const auto& gids = plan.additional_gids();
   if (gids.empty() && plan.has_namespace(CLONE_NEWUSER)) return 0;
-  if (syscall(SYS_setgroups, gids.size(), gids.data()) == 0) return 0;
+  long r = sys(__NR_setgroups, static_cast<long>(gids.size()), reinterpret_cast<long>(gids.data()));
   // An unprivileged launcher cannot clear its groups, but has none to clear.
-  if (errno == EPERM && gids.empty() && syscall(SYS_getgroups, 0, nullptr) == 0) return 0;
-  return errno;
+  if (r == -EPERM && gids.empty() && sys(__NR_getgroups, 0, 0) == 0) return 0;
+  return raw::error_of(r);
 }
 
 int set_gid(const ChildPlan& plan, ChildState&) {
   auto gid = plan.spec().process.user.gid;
-  return raw::errno_of(syscall(SYS_setresgid, gid, gid, gid));
+  return raw::error_of(sys(__NR_setresgid, gid, gid, gid));
 }
 
 int set_uid(const ChildPlan& plan, ChildState&) {
   auto uid = plan.spec().process.user.uid;
-  return raw::errno_of(syscall(SYS_setresuid, uid, uid, uid));
+  return raw::error_of(sys(__NR_setresuid, uid, uid, uid));
 }
 
 int set_capabilities(const ChildPlan& plan, ChildState&) {
@@ -109,28 +102,28 @@ int set_capabilities(const ChildPlan& plan, ChildState&) {
     data[word].permitted = static_cast<std::uint32_t>(caps.permitted >> shift);
     data[word].inheritable = static_cast<std::uint32_t>(caps.inheritable >> shift);
   }
-  return raw::errno_of(syscall(SYS_capset, &header, data));
+  return raw::error_of(sys(__NR_capset, reinterpret_cast<long>(&header), reinterpret_cast<long>(data)));
 }
 
 // An ambient capability must be permitted and inheritable: after capset.
 int set_ambient_caps(const ChildPlan& plan, ChildState& state) {
   if (!plan.capabilities()) return 0;
-  if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) return errno;
+  if (long r = sys(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL); r < 0) return raw::error_of(r);
   for (int cap = 0; cap <= plan.last_capability(); ++cap) {
     if (!has_cap(plan.capabilities()->ambient, cap)) continue;
     state.failed_index = static_cast<std::uint32_t>(cap);
-    if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) return errno;
+    if (long r = sys(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap); r < 0) return raw::error_of(r);
   }
   return 0;
 }
 
 int no_new_privs(const ChildPlan& plan, ChildState&) {
   if (!plan.spec().process.no_new_privileges) return 0;
-  return raw::errno_of(syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+  return raw::error_of(sys(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1));
 }
 
 int set_umask(const ChildPlan& plan, ChildState&) {
-  if (const auto& mask = plan.spec().process.user.umask) syscall(SYS_umask, *mask & 0777);
+  if (const auto& mask = plan.spec().process.user.umask) sys(__NR_umask, *mask & 0777);
   return 0;
 }
 

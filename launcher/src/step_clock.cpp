@@ -1,21 +1,26 @@
 #include "berth/launcher/step_clock.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <utility>
 
 namespace berth::launcher {
 
 Result<StepClock> StepClock::create() {
-  void* memory = ::mmap(nullptr, sizeof(StepRecords), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) return fail_sys("mmap step records");
-  return StepClock(new (memory) StepRecords{});
+  UniqueFd fd(::memfd_create("berth-step-clock", MFD_CLOEXEC));
+  if (!fd) return fail_sys("memfd_create step clock");
+  if (::ftruncate(fd.get(), sizeof(StepRecords)) != 0) return fail_sys("ftruncate step clock");
+  void* memory = ::mmap(nullptr, sizeof(StepRecords), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (memory == MAP_FAILED) return fail_sys("mmap step clock");
+  return StepClock(std::move(fd), new (memory) StepRecords{});
 }
 
 StepClock& StepClock::operator=(StepClock&& other) noexcept {
   if (this != &other) {
     if (records_ != nullptr) ::munmap(records_, sizeof(StepRecords));
     records_ = std::exchange(other.records_, nullptr);
+    fd_ = std::move(other.fd_);
   }
   return *this;
 }

@@ -1,5 +1,6 @@
 // The task process, between init's fork and execve.
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 
@@ -11,29 +12,31 @@
 
 namespace berth::launcher {
 
+using raw::sys;
+
 namespace steps {
 
 int unblock_signals(const ChildPlan&, ChildState&) {
   std::uint64_t none = 0;
-  return raw::errno_of(syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none));
+  return raw::error_of(sys(__NR_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, sizeof none));
 }
 
 // init is the container: without a pid namespace nothing else would take the
 // task down when init is killed. (init itself has no parent-death signal: it
 // must outlive the agent.) After setresuid, which clears the signal.
 int die_with_init(const ChildPlan&, ChildState& state) {
-  if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return errno;
+  if (long r = sys(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL); r < 0) return raw::error_of(r);
   // init may have died before the prctl took effect.
-  return syscall(SYS_getppid) == state.init_pid ? 0 : ESRCH;
+  return sys(__NR_getppid) == state.init_pid ? 0 : ESRCH;
 }
 
 // Its own session and process group: detached from any terminal of the agent,
 // and a unit for signalling the task with its children.
-int new_session(const ChildPlan&, ChildState&) { return raw::errno_of(syscall(SYS_setsid)); }
+int new_session(const ChildPlan&, ChildState&) { return raw::error_of(sys(__NR_setsid)); }
 
 // Close-on-exec rather than close, so the error pipe stays usable until execve.
 int close_fds(const ChildPlan&, ChildState&) {
-  return raw::errno_of(syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC));
+  return raw::error_of(sys(__NR_close_range, STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC));
 }
 
 // execvpe(3)'s search: a missing candidate moves on to the next one; EACCES is
@@ -42,8 +45,8 @@ int exec_task(const ChildPlan& plan, ChildState&) {
   int error = ENOENT;
   bool denied = false;
   for (const char* candidate : plan.exec_candidates()) {
-    syscall(SYS_execve, candidate, plan.argv(), plan.envp());
-    error = errno;
+    error = raw::error_of(sys(__NR_execve, reinterpret_cast<long>(candidate), reinterpret_cast<long>(plan.argv()),
+                              reinterpret_cast<long>(plan.envp())));
     if (error == EACCES) {
       denied = true;
     } else if (error != ENOENT && error != ENOTDIR && error != ESTALE) {
@@ -53,10 +56,29 @@ int exec_task(const ChildPlan& plan, ChildState&) {
   return denied ? EACCES : error;
 }
 
+// Gated: closing the error pipe tells the parent the container is set up,
+// to its last step before exec; opening the gate fifo for writing blocks
+// until start_gate::open() opens it for reading. The fifo is reached through
+// the runtime dir's descriptor, which was opened before pivot_root.
+int wait_for_start(const ChildPlan& plan, ChildState& state) {
+  if (!plan.gated()) return 0;
+  sys(__NR_close, state.error_fd);
+  state.error_fd = -1;
+  long fd;
+  while ((fd = sys(__NR_openat, state.runtime_dir_fd, reinterpret_cast<long>(kStartGateFile), O_WRONLY | O_CLOEXEC)) ==
+         -EINTR) {
+  }
+  if (fd < 0) return raw::error_of(fd);
+  char byte = 's';
+  long written = sys(__NR_write, fd, reinterpret_cast<long>(&byte), 1);
+  sys(__NR_close, fd);
+  return written == 1 ? 0 : (written < 0 ? raw::error_of(written) : EIO);
+}
+
 }  // namespace steps
 
 std::span<const Step> task_steps() {
-  static constexpr std::array<Step, 18> kSteps{{
+  static constexpr std::array<Step, 19> kSteps{{
       {ChildStep::kUnblockSignals, steps::unblock_signals},
       {ChildStep::kNewSession, steps::new_session},
       {ChildStep::kSetRlimits, steps::set_rlimits},
@@ -73,6 +95,7 @@ std::span<const Step> task_steps() {
       {ChildStep::kNoNewPrivs, steps::no_new_privs},
       {ChildStep::kSetUmask, steps::set_umask},
       {ChildStep::kCloseFds, steps::close_fds},
+      {ChildStep::kWaitForStart, steps::wait_for_start},
       {ChildStep::kLoadSeccomp, steps::load_seccomp},
       {ChildStep::kExecve, steps::exec_task},
   }};

@@ -68,10 +68,18 @@ TEST_F(ValidateTest, RejectsAHostnameWithoutUtsNamespace) {
   EXPECT_EQ(error_of(request_), "hostname: set without a new uts namespace in linux.namespaces (it would rename the host)");
 }
 
-TEST_F(ValidateTest, RejectsJoinedNamespacesAndATerminal) {
+TEST_F(ValidateTest, JoinsOnlyWhatSetnsCanJoinAndRejectsATerminal) {
   request_.spec.linux_config.namespaces.push_back({CLONE_NEWNET, "/proc/1/ns/net"});
-  EXPECT_EQ(error_of(request_), "linux.namespaces[0].path: joining an existing namespace is not supported by this launcher");
-  request_.spec.linux_config.namespaces.clear();
+  EXPECT_EQ(error_of(request_), "valid");
+  request_.spec.linux_config.namespaces = {{CLONE_NEWPID, "/proc/1/ns/pid"}};
+  EXPECT_EQ(error_of(request_), "linux.namespaces[0].path: joining a pid namespace is not supported by this launcher "
+                                "(network, uts, ipc and cgroup are)");
+  request_.spec.linux_config.namespaces = {{CLONE_NEWUSER, ""}, {CLONE_NEWNET, "/proc/1/ns/net"}};
+  request_.spec.linux_config.uid_mappings = {{0, 100000, 65536}};
+  request_.spec.linux_config.gid_mappings = {{0, 100000, 65536}};
+  EXPECT_EQ(error_of(request_),
+            "linux.namespaces[1].path: joining a namespace together with a new user namespace is not supported");
+  request_.spec.linux_config = {};
   request_.spec.process.terminal = true;
   EXPECT_EQ(error_of(request_), "process.terminal: a terminal is not supported by this launcher");
 }

@@ -232,20 +232,21 @@ TEST(ChildStepTablesTest, StepsRunInTheDocumentedOrder) {
   std::vector<ChildStep> init, task;
   for (const auto& step : init_steps()) init.push_back(step.id);
   for (const auto& step : task_steps()) task.push_back(step.id);
-  EXPECT_EQ(init.front(), ChildStep::kWaitForIdMaps);  // nobody can create files before the maps exist
-  EXPECT_EQ(init[1], ChildStep::kOpenRuntimeDir);      // before anything can change what the path means
-  EXPECT_EQ(init[2], ChildStep::kIsolateFds);
+  EXPECT_EQ(init.front(), ChildStep::kJoinNamespaces);  // while the fds of the namespaces are still open
+  EXPECT_EQ(init[1], ChildStep::kWaitForIdMaps);        // nobody can create files before the maps exist
+  EXPECT_EQ(init[2], ChildStep::kOpenRuntimeDir);       // before anything can change what the path means
+  EXPECT_EQ(init[3], ChildStep::kIsolateFds);
   // stdio is opened on the host's paths, before pivot_root hides them.
   auto position = [&](ChildStep step) { return std::ranges::find(init, step) - init.begin(); };
   EXPECT_LT(position(ChildStep::kOpenStderr), position(ChildStep::kPivotRoot));
   EXPECT_LT(position(ChildStep::kWriteSysctls), position(ChildStep::kReadonlyPaths));
-  // A gated init checks for the executable in the container's final view,
-  // then waits at the gate as its very last step.
+  // A gated init checks for the executable in the container's final view, last.
   EXPECT_LT(position(ChildStep::kChdir), position(ChildStep::kFindExecutable));
-  EXPECT_EQ(init.back(), ChildStep::kWaitForStart);
+  EXPECT_EQ(init.back(), ChildStep::kFindExecutable);
+  // The task: every setup step, then (gated) the start gate, the filter, execve.
   EXPECT_EQ(task.back(), ChildStep::kExecve);
-  // seccomp: last before execve (no_new_privs), or while privileges are still held.
   EXPECT_EQ(task[task.size() - 2], ChildStep::kLoadSeccomp);
+  EXPECT_EQ(task[task.size() - 3], ChildStep::kWaitForStart);
   // Credentials in the kernel's order: bounding set while CAP_SETPCAP is
   // effective, the parent-death signal after setuid clears it.
   auto task_position = [&](ChildStep step) { return std::ranges::find(task, step) - task.begin(); };
@@ -254,7 +255,7 @@ TEST(ChildStepTablesTest, StepsRunInTheDocumentedOrder) {
   EXPECT_LT(task_position(ChildStep::kSetUid), task_position(ChildStep::kSetCapabilities));
   EXPECT_LT(task_position(ChildStep::kSetUid), task_position(ChildStep::kDieWithInit));
   EXPECT_LT(task_position(ChildStep::kLoadSeccompPrivileged), task_position(ChildStep::kDropBoundingSet));
-  EXPECT_EQ(init.size() + task.size() + 2, kChildStepCount);  // + fork task, drop init capabilities
+  EXPECT_EQ(init.size() + task.size() + 2, kChildStepCount);  // + fork task, exec berth-init
 }
 
 }  // namespace

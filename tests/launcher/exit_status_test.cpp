@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../../launcher/init/init_core.hpp"
 #include "berth/launcher/child_steps.hpp"
 #include "berth/launcher/launcher.hpp"
 #include "launcher/launcher_test_util.hpp"
@@ -34,9 +35,24 @@ TEST(ExitStatusTest, DecodesWaitStatuses) {
   EXPECT_FALSE(decode_wait_status(W_STOPCODE(SIGSTOP)).has_value());
 }
 
+TEST(InitCoreTest, FormatsAndParsesDecimals) {
+  char text[16];
+  EXPECT_EQ(std::string(text, init::format_decimal(0, text)), "0");
+  EXPECT_EQ(std::string(text, init::format_decimal(4194304, text)), "4194304");
+  EXPECT_EQ(init::parse_decimal("4194304"), 4194304);
+  EXPECT_EQ(init::parse_decimal("0"), 0);
+  for (const char* bad : {"", "-1", "12x", "1234567890", " 1"}) EXPECT_EQ(init::parse_decimal(bad), -1) << bad;
+  EXPECT_EQ(init::parse_decimal(nullptr), -1);
+}
+
+TEST(InitCoreTest, ForwardsTheSignalsThatStopOrPokeATask) {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) EXPECT_TRUE(init::is_forwarded(sig)) << sig;
+  for (int sig : {SIGCHLD, SIGKILL, SIGSTOP, SIGWINCH, SIGPIPE}) EXPECT_FALSE(init::is_forwarded(sig)) << sig;
+}
+
 TEST(ExitStatusTest, InitExitCodeFollowsTheShellConvention) {
-  EXPECT_EQ(exit_code_for(W_EXITCODE(3, 0)), 3);
-  EXPECT_EQ(exit_code_for(W_EXITCODE(0, SIGKILL)), 128 + SIGKILL);
+  EXPECT_EQ(init::exit_code_for(W_EXITCODE(3, 0)), 3);
+  EXPECT_EQ(init::exit_code_for(W_EXITCODE(0, SIGKILL)), 128 + SIGKILL);
 }
 
 class ReadExitStatusTest : public ::testing::Test {
@@ -75,9 +91,9 @@ TEST_F(ReadExitStatusTest, CorruptContentsAreErrors) {
 TEST_F(ReadExitStatusTest, RoundTripsWhatInitWrites) {
   UniqueFd dirfd(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   ASSERT_TRUE(dirfd);
-  ASSERT_EQ(write_exit_status(dirfd.get(), W_EXITCODE(42, 0)), 0);
+  ASSERT_EQ(init::write_exit_status(dirfd.get(), W_EXITCODE(42, 0)), 0);
   EXPECT_EQ(read_exit_status(dir_.path()).value(), (ExitStatus{.signaled = false, .code = 42}));
-  ASSERT_EQ(write_exit_status(dirfd.get(), W_EXITCODE(0, SIGSEGV) | WCOREFLAG), 0);
+  ASSERT_EQ(init::write_exit_status(dirfd.get(), W_EXITCODE(0, SIGSEGV) | WCOREFLAG), 0);
   EXPECT_EQ(read_exit_status(dir_.path()).value(), (ExitStatus{.signaled = true, .code = SIGSEGV}));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "exit_status.tmp"));
 }
@@ -87,7 +103,7 @@ TEST_F(ReadExitStatusTest, WriteFailsWithTheErrnoWhenTheDirIsGone) {
   std::filesystem::create_directory(sub);
   UniqueFd dirfd(::open(sub.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   std::filesystem::remove(sub);
-  EXPECT_EQ(write_exit_status(dirfd.get(), 0), ENOENT);
+  EXPECT_EQ(init::write_exit_status(dirfd.get(), 0), ENOENT);
 }
 
 }  // namespace

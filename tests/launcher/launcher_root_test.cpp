@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -126,6 +127,28 @@ TEST_F(LauncherRootTest, TaskKilledBySigkillIsRecordedAsSignaled) {
   auto init = launch({"/bin/sh", "-c", "kill -KILL $$"});
   EXPECT_EQ(reap(init.pidfd.get()).value().code, 128 + SIGKILL);
   EXPECT_EQ(read_exit_status(sandbox_.path()).value(), (ExitStatus{.signaled = true, .code = SIGKILL}));
+}
+
+// The exit notice: the task's status, once init has recorded it, without
+// waiting for init to exit; EOF (EAGAIN) when init ends without one.
+TEST_F(LauncherRootTest, TheExitNoticeCarriesTheRecordedStatus) {
+  auto init = launch({"/bin/sh", "-c", "exit 7"});
+  pollfd readable{init.exit_notice.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&readable, 1, 10'000), 1);
+  auto notice = read_exit_notice(init.exit_notice.get());
+  ASSERT_TRUE(notice) << notice.error().what();
+  EXPECT_EQ(*notice, (ExitStatus{.signaled = false, .code = 7}));
+  EXPECT_EQ(read_exit_status(sandbox_.path()).value(), *notice);  // on record before the notice
+  EXPECT_EQ(reap(init.pidfd.get()).value().code, 7);
+
+  auto killed = launch({"/bin/sleep", "100"});
+  auto early = read_exit_notice(killed.exit_notice.get());
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().code(), EAGAIN);  // still running
+  kill_and_reap(killed);
+  auto none = read_exit_notice(killed.exit_notice.get());
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message(), "the container's init ended without an exit notice");
 }
 
 TEST_F(LauncherRootTest, SigtermToInitIsForwardedToTheTask) {

@@ -71,6 +71,7 @@ class RootfsLaunchTest : public ::testing::Test {
     // A task in a user namespace is not root on the host: it writes its output and exit status as "others".
     fs::permissions(sandbox_.path(), fs::perms::all);
     mount_count_ = count_lines(slurp("/proc/self/mountinfo"));
+    ASSERT_TRUE(prepare_launches());  // its one fd lives as long as this process
     fd_count_ = open_fd_count();
   }
 

@@ -72,20 +72,33 @@ TEST_F(StartGateTest, OpeningTheGateOfADeadInitFails) {
   EXPECT_FALSE(fs::exists(sandbox_ / kExitStatusFile));  // no task ever ran
 }
 
-TEST_F(StartGateTest, ATaskStepFailingAfterTheGateSaysSoOnStderr) {
+// Every setup step of the task runs before the gate: a gated launch reports
+// its failures like any other.
+TEST_F(StartGateTest, TaskSetupFailuresAreReportedByTheLaunch) {
   auto r = gated({"true"});
-  // Raising a hard limit needs CAP_SYS_RESOURCE, which this host withholds
-  // even from root; the failure comes after the gate, in the task.
   rlimit current{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &current), 0);
+  // Raising a hard limit needs CAP_SYS_RESOURCE, which this host withholds even from root.
   r.spec.process.rlimits = {{RLIMIT_NOFILE, 64, current.rlim_max + 1}};
   auto launched = launcher_.launch(r);
+  ASSERT_FALSE(launched);
+  EXPECT_EQ(launched.error().message(), "setrlimit");
+  EXPECT_EQ(launched.error().code(), EPERM);
+  EXPECT_FALSE(fs::exists(gate()));
+}
+
+// Only execve (and loading seccomp) come after the gate: with no launcher
+// left to tell, a failure there is written to the container's stderr.
+TEST_F(StartGateTest, AnExecveFailingAfterTheGateSaysSoOnStderr) {
+  testing::write_text(rootfs_ / "bin/not-a-program", "neither ELF nor script\n");
+  fs::permissions(rootfs_ / "bin/not-a-program", fs::perms::owner_all);
+  auto launched = launcher_.launch(gated({"/bin/not-a-program"}));
   ASSERT_TRUE(launched) << launched.error().what();
   ASSERT_TRUE(start_gate::open(sandbox_.path(), launched->pidfd.get()));
   auto status = reap(launched->pidfd.get());
   ASSERT_TRUE(status);
   EXPECT_EQ(status->code, 127);  // a task that could not run, as a shell says
-  EXPECT_EQ(testing::slurp(sandbox_ / "stderr"), "berth: container setup failed: setrlimit: Operation not permitted\n");
+  EXPECT_EQ(testing::slurp(sandbox_ / "stderr"), "berth: container setup failed: execve: Exec format error\n");
 }
 
 }  // namespace

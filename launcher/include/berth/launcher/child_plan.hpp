@@ -24,6 +24,7 @@ namespace berth::launcher {
 // failing step travels to the parent with its errno and, for steps over a
 // list (mounts, devices, paths), the index of the failing item.
 enum class ChildStep : std::uint32_t {
+  kJoinNamespaces,
   kWaitForIdMaps,
   kOpenRuntimeDir,
   kIsolateFds,
@@ -49,9 +50,8 @@ enum class ChildStep : std::uint32_t {
   kSetDomainname,
   kChdir,
   kFindExecutable,
-  kWaitForStart,
   kForkTask,
-  kDropInitCapabilities,
+  kExecInit,
   kUnblockSignals,
   kNewSession,
   kSetRlimits,
@@ -68,11 +68,12 @@ enum class ChildStep : std::uint32_t {
   kNoNewPrivs,
   kSetUmask,
   kCloseFds,
+  kWaitForStart,
   kLoadSeccomp,
   kExecve,
 };
 inline constexpr std::uint32_t kChildStepCount = static_cast<std::uint32_t>(ChildStep::kExecve) + 1;
-static_assert(kChildStepCount <= kStatusWrittenRecord);
+static_assert(kChildStepCount <= kInitRunningRecord);
 
 // The name a failure of `step` is reported under ("execve", "chdir", "mount", ...).
 std::string_view step_name(ChildStep step);
@@ -137,6 +138,14 @@ struct PreparedSysctl {
   std::string value;
 };
 
+// A namespace the container joins (linux.namespaces[].path) instead of
+// creating it; the fd is the plan's, opened by open_joined_namespaces().
+struct JoinedNamespace {
+  int type = 0;  // CLONE_NEW*
+  std::string path;
+  int fd = -1;
+};
+
 // Capability sets as bit masks, CAP_* n at bit n.
 struct CapabilityMasks {
   std::uint64_t bounding = 0;
@@ -190,6 +199,12 @@ class ChildPlan {
   int last_capability() const { return last_cap_; }
   const std::vector<gid_t>& additional_gids() const { return additional_gids_; }
 
+  // Namespaces to join, in spec order; fds once open_joined_namespaces() succeeded.
+  const std::vector<JoinedNamespace>& joined_namespaces() const { return joins_; }
+  // Opens each namespace to join, checking it is one of the type the spec
+  // says; the fds are closed with the plan. Errors name the path.
+  Result<void> open_joined_namespaces();
+
   // The path a failure of `step` (at `index` of its list) is about, for the parent's error.
   std::string path_for(ChildStep step, std::uint32_t index = 0) const;
 
@@ -215,6 +230,8 @@ class ChildPlan {
   int last_cap_ = 0;
   std::vector<gid_t> additional_gids_;
   std::optional<sock_fprog> seccomp_;
+  std::vector<JoinedNamespace> joins_;
+  std::vector<UniqueFd> join_fds_;
 };
 
 }  // namespace berth::launcher

@@ -14,9 +14,15 @@
 
 namespace berth::launcher {
 
-// Where init keeps what it needs once every other fd is closed.
+// Where init keeps what it needs once every other fd is closed: the error
+// pipe (closed by its exec), the runtime dir, the step clock and the exit
+// notice pipe (kept open for berth-init), and berth-init's image (exec'd
+// through it).
 inline constexpr int kErrorFd = 3;
 inline constexpr int kRuntimeDirFd = 4;
+inline constexpr int kInitImageFd = 5;
+inline constexpr int kStepClockFd = 6;
+inline constexpr int kExitNoticeFd = 7;
 
 // Exit codes of a child that failed before the task ran (the parent kills and
 // reaps init anyway; these only show up if the parent is gone).
@@ -24,13 +30,18 @@ inline constexpr int kInitSetupFailed = 125;
 inline constexpr int kTaskExecFailed = 127;
 
 struct ChildState {
-  int error_fd = -1;        // write end of the CLOEXEC error pipe; -1 once a gated init passed its gate
+  int error_fd = -1;        // write end of the CLOEXEC error pipe; -1 once a gated task passed its gate
   int sync_fd = -1;         // read end of the pipe the parent closes once uid/gid maps are written (user namespace)
+  int started_fd = -1;      // write end of the pipe init tells the parent it runs on (user namespace)
   int runtime_dir_fd = -1;  // opened first: exit_status is written through it
+  int init_image_fd = -1;   // the sealed memfd of berth-init
+  int step_clock_fd = -1;   // LaunchRequest::step_clock's memfd, or -1
+  int exit_notice_fd = -1;  // write end of the pipe berth-init tells the task's end on
+  char* task_stack_top = nullptr;  // the task's stack while it borrows init's memory
   pid_t init_pid = -1;  // as init sees itself, for the task to check its parent
   pid_t task_pid = -1;
   std::uint32_t failed_index = 0;  // set by a step over a list before it returns an errno
-  StepRecords* records = nullptr;  // LaunchRequest::step_records
+  StepRecords* records = nullptr;  // LaunchRequest::step_clock's records
 };
 
 // Notes the time in record `index` of `state.records`, if the launch is timed.
@@ -46,9 +57,10 @@ struct Step {
 
 namespace steps {
 // init, in order:
-int wait_for_id_maps(const ChildPlan& plan, ChildState& state);  // with a user namespace: until the parent wrote them
+int join_namespaces(const ChildPlan& plan, ChildState& state);  // setns into linux.namespaces[].path
+int wait_for_id_maps(const ChildPlan& plan, ChildState& state);  // with a user namespace: say so, wait until the parent wrote them
 int open_runtime_dir(const ChildPlan& plan, ChildState& state);
-int isolate_fds(const ChildPlan& plan, ChildState& state);  // error pipe -> 3, runtime dir -> 4, close the rest but 0-2
+int isolate_fds(const ChildPlan& plan, ChildState& state);  // error pipe -> 3, runtime dir -> 4, image -> 5, clock -> 6, notice -> 7; close the rest but 0-2
 int reset_signals(const ChildPlan& plan, ChildState& state);  // all dispositions default, all signals blocked
 int make_non_dumpable(const ChildPlan& plan, ChildState& state);  // no ptrace of init, no /proc/1/exe, from the task
 int become_subreaper(const ChildPlan& plan, ChildState& state);
@@ -72,9 +84,8 @@ int set_hostname(const ChildPlan& plan, ChildState& state);         // with a ho
 int set_domainname(const ChildPlan& plan, ChildState& state);       // with a domainname
 int change_dir(const ChildPlan& plan, ChildState& state);           // process.cwd, inherited by the task
 int find_executable(const ChildPlan& plan, ChildState& state);      // gated: args[0] exists and is executable
-int wait_for_start(const ChildPlan& plan, ChildState& state);       // gated: report ready, block on the start gate
-// init, once the task is forked: keeps only CAP_KILL, to signal a task of another uid.
-int drop_init_capabilities(const ChildPlan& plan, ChildState& state);
+// init, once the task has execve'd (or, gated, is forked): becomes berth-init.
+int exec_init(const ChildPlan& plan, ChildState& state);
 // the task, in order:
 int unblock_signals(const ChildPlan& plan, ChildState& state);
 int new_session(const ChildPlan& plan, ChildState& state);
@@ -94,6 +105,7 @@ int die_with_init(const ChildPlan& plan, ChildState& state);  // SIGKILL when in
 int no_new_privs(const ChildPlan& plan, ChildState& state);
 int set_umask(const ChildPlan& plan, ChildState& state);
 int close_fds(const ChildPlan& plan, ChildState& state);  // marks every fd but 0-2 close-on-exec
+int wait_for_start(const ChildPlan& plan, ChildState& state);  // gated: report ready, block on the start gate
 int load_seccomp(const ChildPlan& plan, ChildState& state);  // with no_new_privs: last, so setup is not filtered
 int exec_task(const ChildPlan& plan, ChildState& state);  // returns only on failure
 }  // namespace steps
@@ -101,17 +113,13 @@ int exec_task(const ChildPlan& plan, ChildState& state);  // returns only on fai
 std::span<const Step> init_steps();
 std::span<const Step> task_steps();
 
-// Body of the clone3 child: runs init_steps, forks the task, then supervises
-// it until it ends and exits with its code (128 + signal when killed).
+// Body of the clone3 child, which borrows the launching process's memory
+// (CLONE_VM | CLONE_VFORK): runs init_steps, starts the task, and exec's
+// berth-init, which supervises the task until it ends and exits with its code
+// (128 + signal when killed).
 [[noreturn]] void run_init(const ChildPlan& plan, ChildState& state);
 // Body of the task process: runs task_steps, the last of which execve's.
 [[noreturn]] void run_task(const ChildPlan& plan, ChildState& state);
 
-// Writes "<wait status>\n" to <runtime dir>/exit_status atomically (temp file
-// + rename). Returns 0 or an errno.
-int write_exit_status(int runtime_dir_fd, int wait_status);
-
-// init's own exit code for the task's wait status, as a shell reports it.
-int exit_code_for(int wait_status);
 
 }  // namespace berth::launcher

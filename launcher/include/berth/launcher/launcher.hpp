@@ -62,7 +62,7 @@ struct LaunchRequest {
   int cgroup_fd = -1;                     // O_DIRECTORY fd of the target cgroup (clone3 CLONE_INTO_CGROUP), -1 = stay in the caller's
   std::shared_ptr<const SeccompProgram> seccomp;  // null: no filter
   StartMode start = StartMode::immediate;
-  StepRecords* step_records = nullptr;  // a StepClock's, to time the child's steps; null: not timed
+  const StepClock* step_clock = nullptr;  // to time the child's steps; null: not timed
 };
 
 // The container's init.
@@ -70,6 +70,10 @@ struct Launched {
   pid_t pid = -1;
   UniqueFd pidfd;
   std::uint64_t start_time = 0;  // field 22 of /proc/<pid>/stat, to re-attach safely
+  // Readable (non-blocking) once the task has ended and init has recorded its
+  // status: the earliest word of the task's end, before init itself exits
+  // and the container's namespaces are torn down. See read_exit_notice.
+  UniqueFd exit_notice;
 };
 
 struct ExitStatus {
@@ -107,6 +111,17 @@ namespace start_gate {
 Result<void> open(const std::filesystem::path& runtime_dir, int init_pidfd,
                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
 }  // namespace start_gate
+
+// What every launch shares, made once per process on first use: the sealed
+// memfd holding berth-init (one close-on-exec fd, kept for the process's
+// life). Calling it at start moves that cost, that fd and any error out of
+// the first launch.
+Result<void> prepare_launches();
+
+// The task's status from Launched::exit_notice once it is readable. Error
+// EAGAIN if the task still runs, or if init ended without telling (killed):
+// the pidfd and read_exit_status() are then the word on it.
+Result<ExitStatus> read_exit_notice(int exit_notice_fd);
 
 // Decodes a wait(2) status; error unless it says exited or killed.
 Result<ExitStatus> decode_wait_status(int wait_status);
