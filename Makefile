@@ -5,7 +5,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_ARGS ?=
 
-.PHONY: all bootstrap configure build demo test test-asan bench clean
+.PHONY: all bootstrap configure build demo test test-asan bench bench-vm clean
 
 all: build
 
@@ -31,9 +31,13 @@ test-asan: bootstrap
 	@cmake --build $(ASAN_BUILD)
 	@./scripts/run-tests $(ASAN_BUILD) unit
 
-# Launch latency against its peers (root); see BENCHMARKS.md.
+# Launch latency and throughput against runc and crun on one bundle (root);
+# see BENCHMARKS.md. bench-vm runs the same inside the real-kernel test VM.
 bench: build
-	@$(BUILD)/bench/berth_launch_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	@$(BUILD)/bench/berth_launch_compare
+
+bench-vm: build
+	@./bench/vm-compare $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -6,6 +6,9 @@
 #include <map>
 #include <sstream>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include "launcher/rootfs_test_util.hpp"
 
 namespace berth::launcher {
@@ -49,6 +52,33 @@ TEST_F(RootfsTest, TheTaskRunsUnderInitAsPid1InTheRootfs) {
   auto ran = sh("echo $$ $PPID; ls /");
   EXPECT_EQ(ran.code, 0) << ran.err;
   EXPECT_EQ(ran.out, "2 1\nbin\ndev\netc\nproc\nroot\nsys\ntmp\n");
+}
+
+// Pid 1 is berth-init (exec'd, so nothing of the launching process's memory
+// or command line is in the container).
+TEST_F(RootfsTest, Pid1IsBerthInit) {
+  auto ran = sh("tr '\\0' ' ' < /proc/1/cmdline");
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_TRUE(ran.out.starts_with("berth-init 2 ")) << ran.out;
+}
+
+// Whatever the launching process ignores or blocks, the task starts with
+// default dispositions, nothing blocked, in a session of its own; and its
+// mounts propagate nowhere (no shared peer group on its root).
+TEST_F(RootfsTest, SignalsSessionAndMountPropagationStartClean) {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction saved_pipe {};
+  ASSERT_EQ(::sigaction(SIGPIPE, &ignore, &saved_pipe), 0);
+  sigset_t usr1, saved_mask;
+  ::sigemptyset(&usr1);
+  ::sigaddset(&usr1, SIGUSR1);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &usr1, &saved_mask), 0);
+  auto ran = sh("grep -E '^Sig(Ign|Blk)' /proc/self/status; cut -d' ' -f1,6 /proc/$$/stat; "
+                "grep ' / / ' /proc/self/mountinfo | grep -c shared:");
+  ::sigaction(SIGPIPE, &saved_pipe, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &saved_mask, nullptr);
+  EXPECT_EQ(ran.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n2 2\n0\n") << ran.err;
 }
 
 TEST_F(RootfsTest, HostnameAndDomainname) {
