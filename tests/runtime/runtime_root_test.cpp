@@ -175,7 +175,12 @@ TEST_F(RuntimeTest, BadInputGetsAnErrorNamingWhatWasWrong) {
   make_bundle(bundle_ / "b2", {"/bin/no-such-program"});
   auto missing = runtime({"run", "--bundle", bundle_ / "b2", "x3"});
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_EQ(missing.err, "berth-runtime: find executable '/bin/no-such-program': No such file or directory\n");
+  EXPECT_EQ(missing.err, "berth-runtime: execve '/bin/no-such-program': No such file or directory\n");
+  // create checks before the start gate, where execve cannot yet say it.
+  auto missing_created = runtime({"create", "--bundle", bundle_ / "b2", "x3"});
+  EXPECT_EQ(missing_created.exit_code, 1);
+  EXPECT_EQ(missing_created.err,
+            "berth-runtime: find executable '/bin/no-such-program': No such file or directory\n");
 
   make_bundle(bundle_ / "b3", {"true"});
   edit_config(bundle_ / "b3", [](json::object& c) { c["root"].as_object()["path"] = "no-such-rootfs"; });

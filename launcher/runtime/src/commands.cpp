@@ -121,7 +121,10 @@ struct Created {
   launcher::Launched init;
 };
 
-Result<Created> create_container(const GlobalOptions& global, const CreateOptions& options, StateStore& store) {
+// `gated` (create) leaves the process at its start gate; `immediate` (run)
+// starts it at once: nothing outside this command could run in between.
+Result<Created> create_container(const GlobalOptions& global, const CreateOptions& options, StateStore& store,
+                                 launcher::StartMode start) {
   BERTH_TRY(auto spec, launcher::oci::load_bundle(options.bundle));
   BERTH_TRY(auto lock, store.create(options.id));
   CreateRollback rollback(store, options.id);
@@ -146,7 +149,7 @@ Result<Created> create_container(const GlobalOptions& global, const CreateOption
   request.container_id = options.id;
   request.spec = std::move(spec);
   request.runtime_dir = dir;
-  request.start = launcher::StartMode::gated;
+  request.start = start;
   // The container's stdio is the caller's.
   request.stdin_path.clear();
   request.cgroup_fd = cgroup_fd.get();
@@ -154,7 +157,7 @@ Result<Created> create_container(const GlobalOptions& global, const CreateOption
   BERTH_TRY(auto init, launcher.launch(request));
   rollback.init(&init);
 
-  state.status = Status::created;
+  state.status = start == launcher::StartMode::gated ? Status::created : Status::running;
   state.pid = init.pid;
   state.start_time = init.start_time;
   BERTH_TRY_VOID(store.save(state));
@@ -215,7 +218,7 @@ Result<int> parse_signal(std::string_view text) {
 
 Result<void> create(const GlobalOptions& global, const CreateOptions& options) {
   StateStore store(global.root);
-  BERTH_TRY(auto created, create_container(global, options, store));
+  BERTH_TRY(auto created, create_container(global, options, store, launcher::StartMode::gated));
   return {};
 }
 
@@ -276,11 +279,8 @@ Result<void> destroy(const GlobalOptions& global, const std::string& id, bool fo
 
 Result<int> run(const GlobalOptions& global, const CreateOptions& options) {
   StateStore store(global.root);
-  BERTH_TRY(auto created, create_container(global, options, store));
+  BERTH_TRY(auto created, create_container(global, options, store, launcher::StartMode::immediate));
   auto finish = [&]() -> Result<int> {
-    BERTH_TRY_VOID(launcher::start_gate::open(store.dir(options.id), created.init.pidfd.get()));
-    created.state.status = Status::running;
-    BERTH_TRY_VOID(store.save(created.state));
     BERTH_TRY_VOID(wait_forwarding_signals(created.init.pidfd.get()));
     BERTH_TRY(auto exit, launcher::reap(created.init.pidfd.get()));
     auto recorded = launcher::read_exit_status(store.dir(options.id));
