@@ -62,7 +62,9 @@ Containerizer::Containerizer(asio::any_io_executor executor,
 Containerizer::~Containerizer() = default;
 
 Result<isolators::LaunchInfo> Containerizer::prepare(const ContainerSpec& spec) {
-  isolators::ContainerConfig config{spec.container_id, spec.cpus, spec.mem_bytes};
+  isolators::ContainerConfig config{.container_id = spec.container_id};
+  config.limits.cpus = spec.cpus;
+  config.limits.mem_bytes = spec.mem_bytes;
   isolators::LaunchInfo merged;
   for (auto& isolator : isolators_) {
     auto info = isolator->prepare(config);

@@ -20,6 +20,25 @@ void add_flags(CLI::App& app, Flags& flags) {
   app.add_option("--cgroups_root", flags.cgroups_root,
                  "cgroup v2 directory under which each container gets a cgroup "
                  "(default: <cgroup2 mount>/berth)");
+  app.add_option("--isolation", flags.isolation,
+                 "Comma-separated isolators: cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/io (cgroups/blkio), "
+                 "cgroups/cpuset, cgroups/hugetlb, cgroups/devices")
+      ->capture_default_str();
+  app.add_flag("--allow_missing_cgroup_controllers", flags.allow_missing_cgroup_controllers,
+               "Run even if a cgroup controller that --isolation needs is missing (the agent then says which, in "
+               "its log, /state and /metrics); without it the agent stops at start");
+  app.add_option("--cgroups_enable_cfs", flags.cgroups_enable_cfs,
+                 "Hard-limit CPU time (cpu.max) to the cpus a task requested when it sets no cpus limit")
+      ->capture_default_str();
+  app.add_option("--cgroups_cpu_period_us", flags.cgroups_cpu_period_us, "Period of the cpu.max quota, microseconds")
+      ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--cgroups_limit_swap", flags.cgroups_limit_swap,
+                 "Let no container swap (memory.swap.max = 0), so the memory limit bounds memory and swap together")
+      ->capture_default_str();
+  app.add_option("--container_pids_max", flags.container_pids_max,
+                 "Most processes and threads a container may have (pids.max); 0: no limit")
+      ->capture_default_str();
   app.add_option("--recover", flags.recover,
                  "On start: 'reconnect' to containers left running, or 'cleanup' to kill them")
       ->check(CLI::IsMember({"reconnect", "cleanup"}))

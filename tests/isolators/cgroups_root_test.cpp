@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <sstream>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "berth/isolators/cgroupfs.hpp"
 #include "berth/isolators/cgroups.hpp"
 #include "isolators/isolators_test_util.hpp"
+#include "support/root.hpp"
 
 namespace berth::isolators {
 namespace {
@@ -24,14 +26,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::slurp;
 
-constexpr char kCgroup2Mount[] = "/sys/fs/cgroup/unified";
-
-std::vector<std::string> words(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> out;
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
+using testing::cgroup2_mount;
+using testing::words;
 
 bool was_killed(pid_t pid) {
   int status = 0;
@@ -42,7 +38,8 @@ class CgroupsRootTest : public ::testing::Test {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
-    root_ = fs::path(kCgroup2Mount) / ("berth-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    BERTH_REQUIRE_ROOT();
+    root_ = cgroup2_mount() / ("berth-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     auto created = CgroupsIsolator::create(root_);
     ASSERT_TRUE(created.has_value()) << created.error().what();
     isolator_ = std::move(*created);
@@ -73,7 +70,7 @@ class CgroupsRootTest : public ::testing::Test {
   pid_t start_sleep_in(const fs::path& cgroup) { return start_in(cgroup, {"/bin/sleep", "100"}); }
 
   fs::path prepare(const std::string& id) {
-    auto info = isolator_->prepare(ContainerConfig{.container_id = id, .cpus = 1, .mem_bytes = 64 << 20});
+    auto info = isolator_->prepare(ContainerConfig{.container_id = id, .limits = {.cpus = 1, .mem_bytes = 64 << 20}});
     EXPECT_TRUE(info.has_value()) << info.error().what();
     return info && info->cgroup ? *info->cgroup : fs::path();
   }
@@ -86,7 +83,15 @@ class CgroupsRootTest : public ::testing::Test {
 TEST_F(CgroupsRootTest, CreateMakesTheRootAndDetectsItsControllers) {
   EXPECT_TRUE(fs::is_directory(root_));
   EXPECT_EQ(isolator_->name(), "cgroups");
-  EXPECT_EQ(isolator_->controllers(), words(slurp(root_ / "cgroup.controllers")));
+  EXPECT_EQ(isolator_->available_controllers(), words(slurp(root_ / "cgroup.controllers")));
+  // Without requirements: every kernel controller the root offers, passed on to the containers.
+  auto passed_on = words(slurp(root_ / "cgroup.subtree_control"));
+  for (const auto& name : isolator_->enabled_controllers()) {
+    EXPECT_NE(std::ranges::find(passed_on, name), passed_on.end()) << name;
+  }
+  EXPECT_EQ(isolator_->controllers(), isolator_->enabled_controllers());
+  // The rest of the kernel controllers Berth knows are listed as missing, not an error.
+  EXPECT_EQ(isolator_->enabled_controllers().size() + isolator_->missing_controllers().size(), 6u);
 }
 
 TEST_F(CgroupsRootTest, CreateMakesMissingParentsUnderCgroup2) {
@@ -95,6 +100,8 @@ TEST_F(CgroupsRootTest, CreateMakesMissingParentsUnderCgroup2) {
   ASSERT_TRUE(created.has_value()) << created.error().what();
   EXPECT_EQ((*created)->root(), nested);
   EXPECT_TRUE(fs::is_directory(nested));
+  // The controllers reach the nested root through each new directory.
+  EXPECT_EQ((*created)->enabled_controllers(), isolator_->enabled_controllers());
 }
 
 TEST_F(CgroupsRootTest, PrepareCreatesTheContainersCgroup) {

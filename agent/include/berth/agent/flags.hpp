@@ -15,6 +15,14 @@ struct Flags {
   std::string work_dir;                     // required
   std::string resources;                    // "cpus:4;mem:8192;ports:[31000-32000]" or JSON; overrides detection
   std::string cgroups_root;                 // default: <cgroup2 mount>/berth
+  // Mesos-style isolators: cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/io
+  // (or cgroups/blkio), cgroups/cpuset, cgroups/hugetlb, cgroups/devices.
+  std::string isolation = "cgroups/cpu,cgroups/mem,cgroups/pids,cgroups/io,cgroups/devices";
+  bool allow_missing_cgroup_controllers = false;  // run without a requested controller the kernel lacks
+  bool cgroups_enable_cfs = true;           // cpu.max from the cpus request when a task sets no limit
+  std::uint64_t cgroups_cpu_period_us = 100'000;  // the period of cpu.max
+  bool cgroups_limit_swap = false;          // memory.swap.max = 0: the memory limit covers swap too
+  std::uint64_t container_pids_max = 0;     // pids.max of every container; 0: none
   std::string recover = "reconnect";        // reconnect | cleanup
   double registration_backoff_factor = 1.0; // seconds; doubled on each failed attempt, up to 60 s
   double heartbeat_interval = 15.0;         // seconds between HEARTBEAT calls to the master

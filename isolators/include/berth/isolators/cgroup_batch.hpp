@@ -28,6 +28,7 @@ namespace berth::isolators {
 struct CgroupFileWrite {
   std::string file;   // relative to the cgroup, e.g. "memory.max"
   std::string value;  // written in one write(2): cgroupfs parses each write on its own
+  friend bool operator==(const CgroupFileWrite&, const CgroupFileWrite&) = default;
 };
 
 struct CgroupSetup {

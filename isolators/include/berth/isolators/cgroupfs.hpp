@@ -27,6 +27,9 @@ Result<void> write_file(const std::filesystem::path& file, std::string_view valu
 
 // The space-separated names in `dir`/cgroup.controllers.
 Result<std::vector<std::string>> read_controllers(const std::filesystem::path& dir);
+// The space-separated names in `dir`/cgroup.subtree_control: the controllers
+// `dir`'s children get.
+Result<std::vector<std::string>> read_subtree_control(const std::filesystem::path& dir);
 // Writes "+a +b" to `dir`/cgroup.subtree_control so children get those controllers.
 Result<void> enable_controllers(const std::filesystem::path& dir, const std::vector<std::string>& names);
 

@@ -19,13 +19,13 @@
 #include <vector>
 
 #include "berth/common/error.hpp"
+#include "berth/isolators/cgroups2/limits.hpp"
 
 namespace berth::isolators {
 
 struct ContainerConfig {
-  std::string container_id;
-  double cpus = 0;
-  std::uint64_t mem_bytes = 0;
+  std::string container_id = {};
+  cgroups2::Limits limits = {};  // what the container's cgroup enforces
 };
 
 // What the launcher must do for a container; merged over all isolators by the caller.

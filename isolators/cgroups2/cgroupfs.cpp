@@ -75,6 +75,13 @@ Result<void> fill_pids(const fs::path& dir, Usage& usage) {
   return {};
 }
 
+std::vector<std::string> words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> names;
+  for (std::string name; in >> name;) names.push_back(name);
+  return names;
+}
+
 // Drains queued inotify events; only "something changed" matters.
 void drain(int inotify_fd) {
   alignas(inotify_event) char buffer[4096];
@@ -119,10 +126,12 @@ Result<void> write_file(const fs::path& file, std::string_view value) {
 
 Result<std::vector<std::string>> read_controllers(const fs::path& dir) {
   BERTH_TRY(auto text, read_file(dir / "cgroup.controllers"));
-  std::istringstream words(text);
-  std::vector<std::string> names;
-  for (std::string name; words >> name;) names.push_back(name);
-  return names;
+  return words(text);
+}
+
+Result<std::vector<std::string>> read_subtree_control(const fs::path& dir) {
+  BERTH_TRY(auto text, read_file(dir / "cgroup.subtree_control"));
+  return words(text);
 }
 
 Result<void> enable_controllers(const fs::path& dir, const std::vector<std::string>& names) {
