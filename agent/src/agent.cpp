@@ -1,10 +1,14 @@
 #include "berth/agent/agent.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <fmt/format.h>
 
 #include "agent_process.hpp"
+#include "berth/agent/isolation.hpp"
 #include "berth/agent/paths.hpp"
 #include "berth/agent/resources_detect.hpp"
 #include "berth/common/clock.hpp"
@@ -37,6 +41,19 @@ AgentProcess::AgentProcess(asio::any_io_executor executor, Flags flags)
   }
 }
 
+namespace {
+
+// Each container's stat files stay open for sampling (~4-11 per container):
+// take the whole hard limit, which needs no privilege.
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) log::warn("Cannot raise RLIMIT_NOFILE: {}", std::strerror(errno));
+}
+
+}  // namespace
+
 Result<void> AgentProcess::start() {
   BERTH_TRY(master_, with_context(http::parse_endpoint(flags_.master, 5050), "--master"));
   BERTH_TRY_VOID(with_context(files::make_dirs(paths::containers_dir(work_dir_)), "--work_dir"));
@@ -50,7 +67,12 @@ Result<void> AgentProcess::start() {
   if (cgroups_root.empty()) {
     BERTH_TRY(cgroups_root, default_cgroups_root());
   }
-  BERTH_TRY(containerizer_, with_context(Containerizer::create(executor_, cgroups_root), "--cgroups_root"));
+  BERTH_TRY(auto controllers, cgroup_controllers_for(flags_.isolation));
+  isolators::CgroupsOptions cgroups{.root = cgroups_root,
+                                    .required = std::move(controllers),
+                                    .allow_missing = flags_.allow_missing_cgroup_controllers};
+  BERTH_TRY(containerizer_, with_context(Containerizer::create(executor_, cgroups), "--cgroups_root"));
+  raise_open_files_limit();
   BERTH_TRY_VOID(with_context(recover(), "recovery"));
   add_routes();
   BERTH_TRY_VOID(with_context(server_.listen(), fmt::format("listen on {}:{}", flags_.ip, flags_.port)));

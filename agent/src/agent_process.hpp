@@ -14,7 +14,9 @@
 #include <string>
 
 #include "berth/agent.pb.h"
+#include "berth/agent/container_limits.hpp"
 #include "berth/agent/containerizer.hpp"
+#include "berth/agent/task_outcome.hpp"
 #include "berth/agent/flags.hpp"
 #include "berth/agent/status_updates.hpp"
 #include "berth/common/clock.hpp"
@@ -37,6 +39,7 @@ struct TaskEntry {
   fs::path container_dir;
   v1::TaskState state = v1::TASK_STAGING;
   ContainerProcess process;
+  isolators::cgroups2::Limits limits;  // what its cgroup enforces
   bool kill_requested = false;
   std::unique_ptr<asio::steady_timer> kill_timer;
   double started_at = 0;
@@ -65,7 +68,8 @@ class AgentProcess {
   void run_task(const v1::FrameworkInfo& framework, const v1::TaskInfo& task);
   Result<ContainerProcess> launch(TaskEntry& entry);
   asio::awaitable<void> supervise(TaskKey key);
-  void finish(TaskEntry& entry, const Result<launcher::ExitStatus>& exit);
+  void finish(TaskEntry& entry, Result<ContainerExit> exit);
+  LimitsPolicy limits_policy() const;
   void kill_task(const std::string& framework_id, const std::string& task_id,
                  std::optional<double> grace_seconds);
   void shutdown_framework(const std::string& framework_id);
@@ -73,11 +77,18 @@ class AgentProcess {
   void update(TaskEntry& entry, v1::TaskState state, std::string message,
               std::optional<v1::TaskStatus::Reason> reason = std::nullopt,
               std::optional<int> exit_code = std::nullopt);
+  void update(TaskEntry& entry, StatusChange change);
   void checkpoint(const TaskEntry& entry);
 
   // http_api.cpp
   void add_routes();
   std::string state_json() const;
+  struct ContainerReport {
+    const TaskEntry* entry;
+    const isolators::cgroups2::Statistics* statistics;  // valid until the next sample
+  };
+  std::vector<ContainerReport> container_reports();
+  asio::awaitable<void> update_limits(http::Exchange& exchange);
   std::string containers_json();
   std::string metrics_text();
   asio::awaitable<void> serve_sandbox(http::Exchange& exchange);

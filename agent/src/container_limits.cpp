@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "berth/common/resources.hpp"
@@ -133,6 +134,59 @@ Result<Limits> container_limits(const v1::TaskInfo& task, const LimitsPolicy& po
   if (policy.no_swap) limits.swap_max_bytes = 0;
   if (policy.pids_max > 0) limits.pids_max = policy.pids_max;
   BERTH_TRY_VOID(apply_labels(task, limits));
+  return limits;
+}
+
+namespace {
+
+// A positive amount, or "infinity".
+Result<double> json_amount(const boost::json::value& value, std::string_view field) {
+  if (value.is_string() && value.as_string() == "infinity") return std::numeric_limits<double>::infinity();
+  if (value.is_number()) {
+    double amount = value.to_number<double>();
+    if (amount > 0 && std::isfinite(amount)) return amount;
+  }
+  return fail(fmt::format("{}: expected a positive number or \"infinity\"", field));
+}
+
+std::uint64_t mb_to_bytes(double mb) {
+  return std::isinf(mb) ? std::numeric_limits<std::uint64_t>::max() : static_cast<std::uint64_t>(mb * kBytesPerMb);
+}
+
+}  // namespace
+
+Result<Limits> updated_limits(const Limits& current, std::string_view text) {
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(text, ec);
+  if (ec || !parsed.is_object()) return fail("expected a JSON object of limits: " + (ec ? ec.message() : "not an object"));
+  Limits limits = current;
+  for (const auto& [key, value] : parsed.as_object()) {
+    if (key == "cpus") {
+      BERTH_TRY(limits.cpus, json_amount(value, key));
+      if (std::isinf(limits.cpus)) return fail("cpus: a request cannot be infinite");
+    } else if (key == "cpus_limit") {
+      BERTH_TRY(limits.cpus_limit, json_amount(value, key));
+    } else if (key == "mem") {
+      BERTH_TRY(auto mb, json_amount(value, key));
+      if (std::isinf(mb)) return fail("mem: a request cannot be infinite");
+      limits.mem_bytes = mb_to_bytes(mb);
+    } else if (key == "mem_limit") {
+      BERTH_TRY(auto mb, json_amount(value, key));
+      limits.mem_limit = mb_to_bytes(mb);
+    } else if (key == "pids_max") {
+      if (!value.is_int64() || value.as_int64() < 1) return fail("pids_max: expected a positive integer");
+      limits.pids_max = static_cast<std::uint64_t>(value.as_int64());
+    } else {
+      return fail(fmt::format("{}: not a limit that can be updated (cpus, cpus_limit, mem, mem_limit, pids_max)",
+                              std::string_view(key)));
+    }
+  }
+  if (limits.cpus_limit && *limits.cpus_limit < limits.cpus) {
+    return fail(fmt::format("cpus_limit: {} is below the {} cpus requested", *limits.cpus_limit, limits.cpus));
+  }
+  if (limits.mem_limit && *limits.mem_limit < limits.mem_bytes) {
+    return fail(fmt::format("mem_limit: {} bytes is below the {} bytes requested", *limits.mem_limit, limits.mem_bytes));
+  }
   return limits;
 }
 

@@ -11,6 +11,8 @@
 
 #include <csignal>
 
+#include <fmt/ranges.h>
+
 #include "berth/agent/paths.hpp"
 #include "berth/common/log.hpp"
 #include "berth/isolators/cgroups.hpp"
@@ -36,8 +38,14 @@ Result<fs::path> default_cgroups_root() {
 }
 
 Result<std::unique_ptr<Containerizer>> Containerizer::create(asio::any_io_executor executor,
-                                                             fs::path cgroups_root) {
-  BERTH_TRY(auto cgroups, isolators::CgroupsIsolator::create(cgroups_root));
+                                                             const isolators::CgroupsOptions& options) {
+  BERTH_TRY(auto cgroups, isolators::CgroupsIsolator::create(options));
+  if (!cgroups->missing_controllers().empty()) {
+    log::warn("Running WITHOUT the cgroup controllers {} (--allow_missing_cgroup_controllers): their limits are not "
+              "enforced and their statistics are not collected",
+              fmt::join(cgroups->missing_controllers(), ", "));
+  }
+  BERTH_TRY(auto sampler, isolators::cgroups2::StatsSampler::create({.enabled = cgroups->enabled_controllers()}));
   auto* cgroups_ptr = cgroups.get();
   std::vector<std::unique_ptr<isolators::Isolator>> table;
   table.push_back(std::move(cgroups));
@@ -46,25 +54,25 @@ Result<std::unique_ptr<Containerizer>> Containerizer::create(asio::any_io_execut
   BERTH_TRY(auto exits, launcher::ExitWatcher::create(executor));
   log::info("Container exits are watched with {}", launcher::to_string(exits->backend()));
   return std::make_unique<Containerizer>(executor, std::move(table), std::make_unique<launcher::LinuxLauncher>(),
-                                         cgroups_ptr, std::move(exits));
+                                         cgroups_ptr, std::move(exits), std::move(sampler));
 }
 
 Containerizer::Containerizer(asio::any_io_executor executor,
                              std::vector<std::unique_ptr<isolators::Isolator>> isolators,
                              std::unique_ptr<launcher::Launcher> launcher, isolators::CgroupsIsolator* cgroups,
-                             std::unique_ptr<launcher::ExitWatcher> exits)
+                             std::unique_ptr<launcher::ExitWatcher> exits,
+                             std::unique_ptr<isolators::cgroups2::StatsSampler> sampler)
     : executor_(executor),
       isolators_(std::move(isolators)),
       launcher_(std::move(launcher)),
       cgroups_(cgroups),
-      exits_(std::move(exits)) {}
+      exits_(std::move(exits)),
+      sampler_(std::move(sampler)) {}
 
 Containerizer::~Containerizer() = default;
 
 Result<isolators::LaunchInfo> Containerizer::prepare(const ContainerSpec& spec) {
-  isolators::ContainerConfig config{.container_id = spec.container_id};
-  config.limits.cpus = spec.cpus;
-  config.limits.mem_bytes = spec.mem_bytes;
+  isolators::ContainerConfig config{.container_id = spec.container_id, .limits = spec.limits};
   isolators::LaunchInfo merged;
   for (auto& isolator : isolators_) {
     auto info = isolator->prepare(config);
@@ -134,7 +142,14 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
       {launched->pid, launched->start_time}, paths::runtime_dir(spec.container_dir), std::move(launched->pidfd), true});
   ContainerProcess process = container->process;
   containers_[spec.container_id] = std::move(container);
+  watch_statistics(spec.container_id);
   return process;
+}
+
+void Containerizer::watch_statistics(const std::string& container_id) {
+  if (auto added = sampler_->add(container_id, cgroups_->cgroup_path(container_id)); !added) {
+    log::warn("No statistics for container {}: {}", container_id, added.error().what());
+  }
 }
 
 Result<void> Containerizer::recover(const std::vector<std::string>& known_container_ids) {
@@ -150,10 +165,11 @@ Result<void> Containerizer::attach(const std::string& container_id, const fs::pa
   BERTH_TRY(auto pidfd, launcher::attach(process.pid, process.start_time));
   containers_[container_id] =
       std::make_unique<Container>(Container{process, paths::runtime_dir(container_dir), std::move(pidfd), false});
+  watch_statistics(container_id);
   return {};
 }
 
-asio::awaitable<Result<launcher::ExitStatus>> Containerizer::wait(const std::string& container_id) {
+asio::awaitable<Result<ContainerExit>> Containerizer::wait(const std::string& container_id) {
   auto it = containers_.find(container_id);
   if (it == containers_.end()) co_return fail("unknown container " + container_id);
   auto* container = it->second.get();
@@ -165,14 +181,32 @@ asio::awaitable<Result<launcher::ExitStatus>> Containerizer::wait(const std::str
   Result<launcher::ExitStatus> init_status = fail("the container's init was not reaped by this agent");
   if (container->child) init_status = launcher::reap(container->pidfd.get());
   auto status = launcher::read_exit_status(container->runtime_dir);
+  // What the cgroup says about the end, before cleanup removes it.
+  auto limitation = cgroups_->limitation(container_id);
+  if (!limitation) log::warn("Container {}: {}", container_id, limitation.error().what());
+  sampler_->remove(container_id);
   containers_.erase(container_id);
   if (auto cleaned = cleanup(container_id); !cleaned) {
     log::error("Cleaning up container {}: {}", container_id, cleaned.error().what());
   }
-  if (status) co_return status;
-  if (init_status) co_return init_status;
-  co_return fail(std::move(status).error().context("the container's init ended without recording the task's status"));
+  if (!status && !init_status) {
+    co_return fail(std::move(status).error().context("the container's init ended without recording the task's status"));
+  }
+  co_return ContainerExit{status ? *status : *init_status, limitation ? *limitation : std::nullopt};
 }
+
+Result<void> Containerizer::update(const std::string& container_id, const isolators::cgroups2::Limits& limits) {
+  if (!containers_.contains(container_id)) return fail(Error("no running container " + container_id, ENOENT));
+  return cgroups_->update(container_id, limits);
+}
+
+Result<std::optional<isolators::Limitation>> Containerizer::limitation(const std::string& container_id) const {
+  return cgroups_->limitation(container_id);
+}
+
+std::span<const isolators::cgroups2::ContainerSample> Containerizer::sample() { return sampler_->sample(); }
+
+std::vector<std::string> Containerizer::missing_cgroup_controllers() const { return cgroups_->missing_controllers(); }
 
 void Containerizer::release_all() {
   released_ = true;
@@ -194,6 +228,7 @@ Result<void> Containerizer::kill(const std::string& container_id) { return signa
 Result<void> Containerizer::destroy(const std::string& container_id) {
   // A running container is cleaned up by wait() once the kill has ended it.
   if (containers_.contains(container_id)) return kill(container_id);
+  sampler_->remove(container_id);
   return cleanup(container_id);
 }
 
@@ -206,9 +241,6 @@ Result<void> Containerizer::cleanup(const std::string& container_id) {
   return result;
 }
 
-Result<isolators::Usage> Containerizer::usage(const std::string& container_id) {
-  return cgroups_->usage(container_id);
-}
 
 std::string Containerizer::cgroup(const std::string& container_id) const {
   return cgroups_->cgroup_path(container_id).string();

@@ -1,10 +1,12 @@
 // The agent's HTTP API: /state, /containers, /sandbox/<framework>/<task>/<file>,
-// /health, /metrics, /version.
+// POST /containers/<container_id>/limits, /health, /metrics, /version.
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <cmath>
+#include <limits>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -13,6 +15,8 @@
 #include "berth/common/codec.hpp"
 #include "berth/common/fd.hpp"
 #include "berth/common/ids.hpp"
+#include "berth/agent/container_statistics.hpp"
+#include "berth/common/log.hpp"
 #include "berth/common/task_state.hpp"
 
 namespace berth::agent {
@@ -26,6 +30,20 @@ json::object resources_json(const Resources& resources) {
                       {"mem", resources.mem_mb()},
                       {"disk", resources.disk_mb()},
                       {"text", resources.to_string()}};
+}
+
+json::object limits_json(const isolators::cgroups2::Limits& limits) {
+  json::object out{{"cpus", limits.cpus}, {"mem", static_cast<double>(limits.mem_bytes) / (1024.0 * 1024.0)}};
+  if (limits.cpus_limit) {
+    out["cpus_limit"] = std::isinf(*limits.cpus_limit) ? json::value("infinity") : json::value(*limits.cpus_limit);
+  }
+  if (limits.mem_limit) {
+    out["mem_limit"] = *limits.mem_limit == std::numeric_limits<std::uint64_t>::max()
+                           ? json::value("infinity")
+                           : json::value(static_cast<double>(*limits.mem_limit) / (1024.0 * 1024.0));
+  }
+  if (limits.pids_max) out["pids_max"] = *limits.pids_max;
+  return out;
 }
 
 std::vector<std::string> split_path(std::string_view path) {
@@ -65,6 +83,44 @@ void AgentProcess::add_routes() {
   server_.route_prefix("/sandbox/", http::only(http::Verb::get, [this](http::Exchange& exchange) {
     return serve_sandbox(exchange);
   }));
+  server_.route_prefix("/containers/", http::only(http::Verb::post, [this](http::Exchange& exchange) {
+    return update_limits(exchange);
+  }));
+}
+
+// POST /containers/<container_id>/limits with a JSON object of new limits
+// (container_limits.hpp, updated_limits): applied to the running container
+// at once; answers the limits in force.
+asio::awaitable<void> AgentProcess::update_limits(http::Exchange& exchange) {
+  auto parts = split_path(exchange.path());
+  if (parts.size() != 3 || parts[2] != "limits") {
+    co_await exchange.respond(
+        http::error_response(http::Status::bad_request, "Expecting POST /containers/<container_id>/limits"));
+    co_return;
+  }
+  TaskEntry* entry = nullptr;
+  for (auto& [key, task] : tasks_) {
+    if (task.container_id == parts[1]) entry = &task;
+  }
+  if (entry == nullptr || !containerizer_->running(parts[1])) {
+    co_await exchange.respond(
+        http::error_response(http::Status::not_found, "No running container '" + parts[1] + "' on this agent"));
+    co_return;
+  }
+  auto limits = updated_limits(entry->limits, exchange.request().body());
+  if (!limits) {
+    co_await exchange.respond(http::error_response(http::Status::bad_request, limits.error().what()));
+    co_return;
+  }
+  if (auto updated = containerizer_->update(parts[1], *limits); !updated) {
+    log::warn("Updating the limits of container {}: {}", parts[1], updated.error().what());
+    co_await exchange.respond(http::error_response(http::Status::internal_server_error, updated.error().what()));
+    co_return;
+  }
+  entry->limits = *limits;
+  log::info("Container {}: limits updated to {}", parts[1], exchange.request().body());
+  co_await exchange.respond(
+      http::make_response(http::Status::ok, json::serialize(limits_json(entry->limits)), "application/json"));
 }
 
 asio::awaitable<void> AgentProcess::serve_sandbox(http::Exchange& exchange) {
@@ -133,6 +189,7 @@ std::string AgentProcess::state_json() const {
         {"pid", entry.process.pid},
         {"sandbox", (entry.container_dir / "sandbox").string()},
         {"cgroup", containerizer_->cgroup(entry.container_id)},
+        {"limits", limits_json(entry.limits)},
         {"resources", resources_json(resources)}});
   }
   for (auto& [framework_id, tasks] : tasks_by_framework) {
@@ -149,27 +206,42 @@ std::string AgentProcess::state_json() const {
   json::array controllers;
   for (const auto& controller : containerizer_->cgroup_controllers()) controllers.push_back(json::value(controller));
   state["cgroup_controllers"] = std::move(controllers);
+  json::array missing;
+  for (const auto& controller : containerizer_->missing_cgroup_controllers()) missing.push_back(json::value(controller));
+  state["cgroup_controllers_missing"] = std::move(missing);
   state["exit_watch_backend"] = std::string(containerizer_->exit_watch_backend());
   state["status_updates_pending"] = status_updates_.pending();
   return json::serialize(state);
 }
 
+// One sample of every running container's cgroup statistics, with the
+// task it runs.
+std::vector<AgentProcess::ContainerReport> AgentProcess::container_reports() {
+  std::map<std::string, const TaskEntry*> by_container;
+  for (const auto& [key, entry] : tasks_) by_container[entry.container_id] = &entry;
+  std::vector<ContainerReport> reports;
+  for (const auto& sample : containerizer_->sample()) {
+    auto entry = by_container.find(sample.container_id);
+    if (entry == by_container.end()) continue;
+    if (!sample.status) {
+      log::debug("No statistics for container {}: {}", sample.container_id, sample.status.error().what());
+      continue;
+    }
+    reports.push_back({entry->second, &sample.statistics});
+  }
+  return reports;
+}
+
 std::string AgentProcess::containers_json() {
   json::array out;
-  for (const auto& [key, entry] : tasks_) {
-    if (!containerizer_->running(entry.container_id)) continue;
-    json::object statistics{{"timestamp", now_seconds()}};
-    if (auto usage = containerizer_->usage(entry.container_id)) {
-      statistics["cpus_user_time_secs"] = static_cast<double>(usage->cpu_user_usec) / 1e6;
-      statistics["cpus_system_time_secs"] = static_cast<double>(usage->cpu_system_usec) / 1e6;
-      statistics["cpus_usage_time_secs"] = static_cast<double>(usage->cpu_usage_usec) / 1e6;
-      if (usage->memory_current) statistics["mem_total_bytes"] = *usage->memory_current;
-      statistics["processes"] = usage->pids_current;
-    }
+  auto timestamp = now_seconds();
+  for (const auto& report : container_reports()) {
+    const auto& entry = *report.entry;
     out.push_back(json::object{{"container_id", entry.container_id},
-                               {"framework_id", key.first},
-                               {"executor_id", key.second},
-                               {"statistics", std::move(statistics)}});
+                               {"framework_id", entry.framework.id().value()},
+                               {"executor_id", entry.task.task_id().value()},
+                               {"executor_name", entry.task.name()},
+                               {"statistics", statistics_json(*report.statistics, entry.limits, timestamp)}});
   }
   return json::serialize(out);
 }
@@ -188,7 +260,26 @@ std::string AgentProcess::metrics_text() {
   metrics_.set("berth_agent_cpus", {}, resources_.cpus());
   metrics_.describe("berth_agent_memory_bytes", "gauge", "Memory advertised to the master");
   metrics_.set("berth_agent_memory_bytes", {}, resources_.mem_mb() * 1024 * 1024);
-  return metrics_.render();
+  metrics_.describe("berth_agent_cgroup_controller_enabled", "gauge",
+                    "1 for each cgroup controller --isolation asked for that is in use, 0 if it is missing");
+  for (const auto& controller : containerizer_->cgroup_controllers()) {
+    metrics_.set("berth_agent_cgroup_controller_enabled", {{"controller", controller}}, 1);
+  }
+  for (const auto& controller : containerizer_->missing_cgroup_controllers()) {
+    metrics_.set("berth_agent_cgroup_controller_enabled", {{"controller", controller}}, 0);
+  }
+  // Containers come and go: their series are rendered afresh on each scrape.
+  metrics::Registry containers;
+  describe_container_metrics(containers);
+  for (const auto& report : container_reports()) {
+    const auto& entry = *report.entry;
+    add_container_metrics(containers,
+                          {{"container_id", entry.container_id},
+                           {"framework_id", entry.framework.id().value()},
+                           {"task_id", entry.task.task_id().value()}},
+                          *report.statistics);
+  }
+  return metrics_.render() + containers.render();
 }
 
 }  // namespace berth::agent

@@ -43,6 +43,8 @@ void AgentProcess::recover_container(const fs::path& dir, std::vector<std::strin
   entry.container_id = container_id;
   entry.container_dir = dir;
   entry.process = {checkpoint.init_pid(), checkpoint.init_start_time()};
+  // Validated when the task was launched, so this holds the limits it runs under.
+  entry.limits = container_limits(entry.task, limits_policy()).value_or(isolators::cgroups2::Limits{});
   v1::TaskStatus latest;
   if (auto saved = files::read(paths::status_file(dir)); saved && latest.ParseFromString(*saved)) {
     entry.state = latest.state();
@@ -67,8 +69,10 @@ void AgentProcess::recover_container(const fs::path& dir, std::vector<std::strin
     asio::co_spawn(executor_, supervise(key), asio::detached);
     return;
   }
-  // The container ended while the agent was down (or never started).
-  auto exit = launcher::read_exit_status(paths::runtime_dir(dir));
+  // The container ended while the agent was down (or never started). What
+  // its cgroup says about the end goes before the cgroup does.
+  auto status = launcher::read_exit_status(paths::runtime_dir(dir));
+  auto limitation = containerizer_->limitation(container_id);
   (void)containerizer_->destroy(container_id);
   if (recovered.process.pid <= 0) {
     update(recovered, v1::TASK_FAILED, "The agent restarted while launching the task",
@@ -76,7 +80,11 @@ void AgentProcess::recover_container(const fs::path& dir, std::vector<std::strin
     return;
   }
   log::info("Container {}: ended while the agent was down", container_id);
-  finish(recovered, exit);
+  if (!status) {
+    finish(recovered, fail(std::move(status).error()));
+    return;
+  }
+  finish(recovered, ContainerExit{*status, limitation ? *limitation : std::nullopt});
 }
 
 }  // namespace berth::agent

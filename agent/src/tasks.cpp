@@ -50,29 +50,30 @@ int exit_code_for_launch_error(const Error& error) {
   return 125;
 }
 
-std::string signal_name(int signal) {
-  const char* abbrev = sigabbrev_np(signal);
-  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", signal);
-}
-
 }  // namespace
 
 void AgentProcess::update(TaskEntry& entry, v1::TaskState state, std::string message,
                           std::optional<v1::TaskStatus::Reason> reason, std::optional<int> exit_code) {
+  update(entry, StatusChange{state, std::move(message), reason, exit_code, std::nullopt});
+}
+
+void AgentProcess::update(TaskEntry& entry, StatusChange change) {
+  auto state = change.state;
   entry.state = state;
   v1::TaskStatus status;
   *status.mutable_task_id() = entry.task.task_id();
   status.set_state(state);
   status.set_source(v1::TaskStatus::SOURCE_EXECUTOR);
-  if (!message.empty()) status.set_message(std::move(message));
-  if (reason) status.set_reason(*reason);
+  if (!change.message.empty()) status.set_message(std::move(change.message));
+  if (change.reason) status.set_reason(*change.reason);
+  if (change.limitation) *status.mutable_limitation() = std::move(*change.limitation);
   status.mutable_agent_id()->set_value(agent_id_);
   status.set_timestamp(now_seconds());
   status.set_uuid(ids::to_bytes(ids::random_uuid()));
-  if (exit_code) {
+  if (change.exit_code) {
     auto* label = status.mutable_labels()->add_labels();
     label->set_key("exit_code");
-    label->set_value(std::to_string(*exit_code));
+    label->set_value(std::to_string(*change.exit_code));
   }
   if (auto saved = files::write_atomic(paths::status_file(entry.container_dir), status.SerializeAsString()); !saved) {
     log::error("Failed to checkpoint the status of task {}: {}", entry.task.task_id().value(), saved.error().what());
@@ -120,6 +121,7 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
   auto& entry = tasks_[key];
   entry.framework = framework;
   entry.task = task;
+  auto limits = container_limits(task, limits_policy());
   entry.container_id = ids::random_string();
   entry.container_dir = paths::container_dir(work_dir_, entry.container_id);
   entry.started_at = now_seconds();
@@ -134,6 +136,12 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
   }
   sandboxes_[key] = paths::sandbox_dir(entry.container_dir);
   checkpoint(entry);
+  if (!limits) {
+    log::warn("Task {} of framework {}: {}", key.second, key.first, limits.error().what());
+    update(entry, v1::TASK_ERROR, "Invalid task: " + limits.error().what(), v1::TaskStatus::REASON_TASK_INVALID);
+    return;
+  }
+  entry.limits = std::move(*limits);
   update(entry, v1::TASK_STARTING, "");
 
   auto launched = launch(entry);
@@ -154,18 +162,21 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
 
 Result<ContainerProcess> AgentProcess::launch(TaskEntry& entry) {
   if (!entry.task.has_command()) return fail("the task has no command");
-  auto resources = Resources::from_proto(entry.task.resources());
   ContainerSpec spec;
   spec.container_id = entry.container_id;
   spec.container_dir = entry.container_dir;
   spec.argv = task_argv(entry.task.command());
   if (spec.argv.empty() || spec.argv.front().empty()) return fail("the task's command is empty");
   spec.env = task_env(entry, agent_id_, paths::sandbox_dir(entry.container_dir));
-  if (resources) {
-    spec.cpus = resources->cpus();
-    spec.mem_bytes = static_cast<std::uint64_t>(resources->mem_mb() * 1024 * 1024);
-  }
+  spec.limits = entry.limits;
   return containerizer_->launch(spec);
+}
+
+LimitsPolicy AgentProcess::limits_policy() const {
+  return {.cpu_quota_from_request = flags_.cgroups_enable_cfs,
+          .cpu_period_us = flags_.cgroups_cpu_period_us,
+          .no_swap = flags_.cgroups_limit_swap,
+          .pids_max = flags_.container_pids_max};
 }
 
 asio::awaitable<void> AgentProcess::supervise(TaskKey key) {
@@ -177,24 +188,11 @@ asio::awaitable<void> AgentProcess::supervise(TaskKey key) {
   finish(it->second, exit);
 }
 
-void AgentProcess::finish(TaskEntry& entry, const Result<launcher::ExitStatus>& exit) {
+void AgentProcess::finish(TaskEntry& entry, Result<ContainerExit> exit) {
   if (entry.kill_timer) entry.kill_timer->cancel();
-  if (!exit) {
-    update(entry, entry.kill_requested ? v1::TASK_KILLED : v1::TASK_FAILED,
-           "Unknown exit status: " + exit.error().what(), v1::TaskStatus::REASON_EXECUTOR_TERMINATED);
-    return;
-  }
-  int code = exit->signaled ? 128 + exit->code : exit->code;
-  std::string message = exit->signaled ? "Command terminated with signal " + signal_name(exit->code)
-                                       : fmt::format("Command exited with status {}", exit->code);
-  log::info("Task {} of framework {}: {}", entry.task.task_id().value(), entry.framework.id().value(), message);
-  if (entry.kill_requested) {
-    update(entry, v1::TASK_KILLED, message, std::nullopt, code);
-  } else if (!exit->signaled && exit->code == 0) {
-    update(entry, v1::TASK_FINISHED, message, std::nullopt, 0);
-  } else {
-    update(entry, v1::TASK_FAILED, message, v1::TaskStatus::REASON_COMMAND_EXECUTOR_FAILED, code);
-  }
+  auto change = terminal_status({std::move(exit), entry.kill_requested, entry.limits});
+  log::info("Task {} of framework {}: {}", entry.task.task_id().value(), entry.framework.id().value(), change.message);
+  update(entry, std::move(change));
 }
 
 void AgentProcess::kill_task(const std::string& framework_id, const std::string& task_id,

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cmath>
+#include <limits>
+
 namespace berth::cli {
 
 void add_run_flags(CLI::App& run, RunOptions& o) {
@@ -10,6 +14,12 @@ void add_run_flags(CLI::App& run, RunOptions& o) {
   run.add_option("--cpus", o.cpus, "CPUs for the task")->capture_default_str();
   run.add_option("--mem", o.mem_mb, "Memory for the task, in MB")->capture_default_str();
   run.add_option("--disk", o.disk_mb, "Disk for the task, in MB (0: none requested)")->capture_default_str();
+  run.add_option("--cpus_limit", o.cpus_limit,
+                 "CPU limit above the --cpus request (TaskInfo.limits), or \"infinity\" for none");
+  run.add_option("--mem_limit", o.mem_limit,
+                 "Memory limit in MB above the --mem request (TaskInfo.limits), or \"infinity\" for none");
+  run.add_option("--label", o.labels,
+                 "Task label KEY=VALUE (repeatable), e.g. berth.pids_max=64, berth.io.max=...");
   run.add_option("--env", o.env, "Environment variable KEY=VALUE for the task (repeatable)");
   run.add_flag("--shell", o.shell, "Run the command joined by spaces through /bin/sh -c");
   run.add_option("--offer_timeout", o.offer_timeout_s, "Seconds to wait for a suitable offer")
@@ -36,12 +46,22 @@ SplitArgs split_at_double_dash(int argc, const char* const* argv) {
   return split;
 }
 
-Result<EnvVar> parse_env_var(std::string_view text) {
+Result<EnvVar> parse_env_var(std::string_view text, std::string_view flag) {
   auto eq = text.find('=');
   if (eq == std::string_view::npos || eq == 0) {
-    return fail(fmt::format("--env '{}': expecting KEY=VALUE", text));
+    return fail(fmt::format("{} '{}': expecting KEY=VALUE", flag, text));
   }
   return EnvVar{std::string(text.substr(0, eq)), std::string(text.substr(eq + 1))};
+}
+
+Result<double> parse_limit(std::string_view flag, std::string_view text) {
+  if (text == "infinity") return std::numeric_limits<double>::infinity();
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) || value <= 0) {
+    return fail(fmt::format("{} '{}': expecting a number greater than 0 or \"infinity\"", flag, text));
+  }
+  return value;
 }
 
 namespace {
@@ -72,6 +92,9 @@ Result<void> validate(const RunOptions& o) {
   if (o.framework_name.empty()) return fail("--framework_name must not be empty");
   if (o.role.empty()) return fail("--role must not be empty");
   for (const auto& var : o.env) BERTH_TRY_VOID(parse_env_var(var));
+  for (const auto& label : o.labels) BERTH_TRY_VOID(parse_env_var(label, "--label"));
+  if (!o.cpus_limit.empty()) BERTH_TRY_VOID(parse_limit("--cpus_limit", o.cpus_limit));
+  if (!o.mem_limit.empty()) BERTH_TRY_VOID(parse_limit("--mem_limit", o.mem_limit));
   return {};
 }
 

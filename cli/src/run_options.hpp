@@ -17,6 +17,9 @@ struct RunOptions {
   double cpus = 0.1;
   double mem_mb = 32;
   double disk_mb = 0;  // 0: not requested
+  std::string cpus_limit;  // TaskInfo.limits["cpus"]: a number or "infinity"; empty: none given
+  std::string mem_limit;   // TaskInfo.limits["mem"], in MB, likewise
+  std::vector<std::string> labels;  // KEY=VALUE, e.g. berth.pids_max=64
   std::vector<std::string> env;  // KEY=VALUE
   bool shell = false;
   std::vector<std::string> command;
@@ -47,7 +50,12 @@ SplitArgs split_at_double_dash(int argc, const char* const* argv);
 // Checks what CLI11 cannot: a command after `--`, positive resources, KEY=VALUE pairs.
 Result<void> validate(const RunOptions& options);
 
-// "KEY=VALUE" -> {KEY, VALUE}; the value may be empty or contain '='.
-Result<EnvVar> parse_env_var(std::string_view text);
+// "KEY=VALUE" -> {KEY, VALUE}; the value may be empty or contain '='. `flag`
+// names the option in the error.
+Result<EnvVar> parse_env_var(std::string_view text, std::string_view flag = "--env");
+
+// A --cpus_limit or --mem_limit value: a positive number, or "infinity" for
+// no limit at all.
+Result<double> parse_limit(std::string_view flag, std::string_view text);
 
 }  // namespace berth::cli

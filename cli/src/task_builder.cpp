@@ -73,6 +73,20 @@ Result<v1::TaskInfo> build_task_info(const RunOptions& options, const v1::Offer&
   *task.mutable_agent_id() = offer.agent_id();
   for (const auto& resource : resources) *task.add_resources() = resource;
   BERTH_TRY(*task.mutable_command(), build_command(options));
+  if (!options.cpus_limit.empty()) {
+    BERTH_TRY(auto cpus, parse_limit("--cpus_limit", options.cpus_limit));
+    (*task.mutable_limits())["cpus"].set_value(cpus);
+  }
+  if (!options.mem_limit.empty()) {
+    BERTH_TRY(auto mem, parse_limit("--mem_limit", options.mem_limit));
+    (*task.mutable_limits())["mem"].set_value(mem);
+  }
+  for (const auto& text : options.labels) {
+    BERTH_TRY(auto kv, parse_env_var(text, "--label"));
+    auto* label = task.mutable_labels()->add_labels();
+    label->set_key(std::move(kv.first));
+    label->set_value(std::move(kv.second));
+  }
   return task;
 }
 

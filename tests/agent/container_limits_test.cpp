@@ -120,3 +120,35 @@ TEST(ContainerLimitsTest, BadLabelsAreRefusedNamingTheLabel) {
 
 }  // namespace
 }  // namespace berth::agent
+
+namespace berth::agent {
+namespace {
+
+TEST(UpdatedLimitsTest, PatchesOnlyWhatItNames) {
+  auto current = container_limits(task(1, 64), {}).value();
+  auto updated = updated_limits(current, R"({"mem_limit": 128, "pids_max": 50, "cpus_limit": "infinity"})");
+  ASSERT_TRUE(updated) << updated.error().what();
+  EXPECT_DOUBLE_EQ(updated->cpus, 1);
+  EXPECT_EQ(updated->mem_bytes, 64u << 20);
+  EXPECT_EQ(updated->mem_limit, 128u << 20);
+  EXPECT_EQ(updated->pids_max, 50u);
+  EXPECT_TRUE(std::isinf(*updated->cpus_limit));
+}
+
+TEST(UpdatedLimitsTest, BadUpdatesNameTheField) {
+  auto current = container_limits(task(1, 64), {}).value();
+  auto error = [&](std::string_view json) {
+    auto updated = updated_limits(current, json);
+    return updated ? std::string("ok") : updated.error().what();
+  };
+  EXPECT_EQ(error(R"({"mem_limit": 32})"), "mem_limit: 33554432 bytes is below the 67108864 bytes requested");
+  EXPECT_EQ(error(R"({"cpus": -1})"), "cpus: expected a positive number or \"infinity\"");
+  EXPECT_EQ(error(R"({"cpus": "infinity"})"), "cpus: a request cannot be infinite");
+  EXPECT_EQ(error(R"({"disk": 1})"),
+            "disk: not a limit that can be updated (cpus, cpus_limit, mem, mem_limit, pids_max)");
+  EXPECT_EQ(error(R"({"pids_max": 0})"), "pids_max: expected a positive integer");
+  EXPECT_EQ(error("[1]"), "expected a JSON object of limits: not an object");
+}
+
+}  // namespace
+}  // namespace berth::agent

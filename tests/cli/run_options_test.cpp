@@ -118,6 +118,13 @@ TEST(RunOptions, ValidationNamesTheBadFlag) {
             "missing command: usage is berth run [flags] -- COMMAND [ARGS...]");
   EXPECT_EQ(with([](RunOptions& x) { x.env = {"A=1", "=2"}; }), "--env '=2': expecting KEY=VALUE");
   EXPECT_EQ(with([](RunOptions& x) { x.kill_after_s = -1; }), "--kill_after must not be negative (got -1)");
+  EXPECT_EQ(with([](RunOptions& x) { x.labels = {"berth.pids_max"}; }),
+            "--label 'berth.pids_max': expecting KEY=VALUE");
+  EXPECT_EQ(with([](RunOptions& x) { x.mem_limit = "lots"; }),
+            "--mem_limit 'lots': expecting a number greater than 0 or \"infinity\"");
+  EXPECT_EQ(with([](RunOptions& x) { x.cpus_limit = "-1"; }),
+            "--cpus_limit '-1': expecting a number greater than 0 or \"infinity\"");
+  EXPECT_EQ(with([](RunOptions& x) { x.cpus_limit = "2.5"; x.mem_limit = "infinity"; }), "ok");
 }
 
 TEST(RunOptions, EnvVarsSplitAtTheFirstEquals) {

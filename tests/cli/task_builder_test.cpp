@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 namespace berth::cli {
 namespace {
@@ -100,6 +101,28 @@ TEST(TaskBuilder, TaskInfoTargetsTheOffersAgent) {
   auto named = build_task_info(options, an_offer(), {}, "greeting-0002");
   ASSERT_TRUE(named);
   EXPECT_EQ(named->name(), "greeting");
+}
+
+TEST(TaskBuilder, LimitsAndLabelsGoIntoTheTaskInfo) {
+  auto options = options_for({"/bin/true"});
+  options.cpus_limit = "2";
+  options.mem_limit = "infinity";
+  options.labels = {"berth.pids_max=64", "team=web=blue"};
+  auto task = build_task_info(options, an_offer(), {}, "true-0001");
+  ASSERT_TRUE(task) << task.error().what();
+  ASSERT_EQ(task->limits().size(), 2u);
+  EXPECT_DOUBLE_EQ(task->limits().at("cpus").value(), 2);
+  EXPECT_TRUE(std::isinf(task->limits().at("mem").value()));
+  ASSERT_EQ(task->labels().labels_size(), 2);
+  EXPECT_EQ(task->labels().labels(0).key(), "berth.pids_max");
+  EXPECT_EQ(task->labels().labels(0).value(), "64");
+  EXPECT_EQ(task->labels().labels(1).key(), "team");
+  EXPECT_EQ(task->labels().labels(1).value(), "web=blue");
+
+  auto plain = build_task_info(options_for({"/bin/true"}), an_offer(), {}, "true-0002");
+  ASSERT_TRUE(plain);
+  EXPECT_TRUE(plain->limits().empty());
+  EXPECT_FALSE(plain->has_labels());
 }
 
 }  // namespace

@@ -11,15 +11,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-http::Response post(std::uint16_t port, const std::string& path, std::string body, std::string content_type,
-                    std::string accept = "application/json") {
-  auto request = http::make_request(http::Verb::post, path, std::move(body), content_type);
-  if (!accept.empty()) request.set(boost::beast::http::field::accept, accept);
-  auto response = http::request_sync({"127.0.0.1", port}, std::move(request), 5s);
-  EXPECT_TRUE(response) << (response ? "" : response.error().what());
-  return response ? *response : http::Response{};
-}
-
 class BadInputTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -34,33 +25,33 @@ class BadInputTest : public ::testing::Test {
 
 TEST_F(BadInputTest, MalformedSchedulerCallsGet4xxWithAMessage) {
   auto port = cluster_.master_port();
-  auto garbage = post(port, "/api/v1/scheduler", "{not json", "application/json");
+  auto garbage = http_post(port, "/api/v1/scheduler", "{not json", "application/json");
   EXPECT_EQ(garbage.result(), http::Status::bad_request);
   EXPECT_NE(garbage.body().find("Failed to parse"), std::string::npos) << garbage.body();
 
-  auto no_user = post(port, "/api/v1/scheduler",
+  auto no_user = http_post(port, "/api/v1/scheduler",
                       R"({"type":"SUBSCRIBE","subscribe":{"framework_info":{"name":"x"}}})", "application/json");
   EXPECT_EQ(no_user.result(), http::Status::bad_request);
   EXPECT_NE(no_user.body().find("user"), std::string::npos) << no_user.body();
 
-  auto media = post(port, "/api/v1/scheduler", "{}", "text/plain");
+  auto media = http_post(port, "/api/v1/scheduler", "{}", "text/plain");
   EXPECT_EQ(media.result(), http::Status::unsupported_media_type) << media.body();
 
-  auto accept = post(port, "/api/v1/scheduler", R"({"type":"TEARDOWN"})", "application/json", "text/html");
+  auto accept = http_post(port, "/api/v1/scheduler", R"({"type":"TEARDOWN"})", "application/json", "text/html");
   EXPECT_EQ(accept.result(), http::Status::not_acceptable) << accept.body();
 
   auto get = http::request_sync({"127.0.0.1", port}, http::make_request(http::Verb::get, "/api/v1/scheduler"), 5s);
   ASSERT_TRUE(get);
   EXPECT_EQ(get->result(), http::Status::method_not_allowed);
 
-  auto unsubscribed = post(port, "/api/v1/scheduler", R"({"type":"TEARDOWN","framework_id":{"value":"nope"}})",
+  auto unsubscribed = http_post(port, "/api/v1/scheduler", R"({"type":"TEARDOWN","framework_id":{"value":"nope"}})",
                            "application/json");
   EXPECT_EQ(unsubscribed.result(), http::Status::forbidden) << unsubscribed.body();
 
-  auto huge = post(port, "/api/v1/scheduler", std::string(8 << 20, 'x'), "application/json");
+  auto huge = http_post(port, "/api/v1/scheduler", std::string(8 << 20, 'x'), "application/json");
   EXPECT_EQ(huge.result(), http::Status::payload_too_large);
 
-  auto agent_garbage = post(port, "/api/v1/agent", "\xff\xfe garbage", "application/x-protobuf");
+  auto agent_garbage = http_post(port, "/api/v1/agent", "\xff\xfe garbage", "application/x-protobuf");
   EXPECT_EQ(agent_garbage.result(), http::Status::bad_request);
 
   auto health = http::request_sync({"127.0.0.1", port}, http::make_request(http::Verb::get, "/health"), 5s);
@@ -127,28 +118,23 @@ namespace {
 
 using AgentApiTest = ClusterTest;
 
-http::Response get(std::uint16_t port, const std::string& target) {
-  auto response = http::request_sync({"127.0.0.1", port}, http::make_request(http::Verb::get, target), 5s);
-  EXPECT_TRUE(response) << (response ? "" : response.error().what());
-  return response ? *response : http::Response{};
-}
 
 TEST_F(AgentApiTest, BadRequestsGet4xxAndTheAgentKeepsServing) {
   auto port = cluster_.agent_port();
-  EXPECT_EQ(get(port, "/sandbox/../../etc/passwd").result(), http::Status::bad_request);
-  EXPECT_EQ(get(port, "/sandbox/f/t/environ").result(), http::Status::bad_request);
-  auto unknown = get(port, "/sandbox/no-framework/no-task/stdout");
+  EXPECT_EQ(http_get(port, "/sandbox/../../etc/passwd").result(), http::Status::bad_request);
+  EXPECT_EQ(http_get(port, "/sandbox/f/t/environ").result(), http::Status::bad_request);
+  auto unknown = http_get(port, "/sandbox/no-framework/no-task/stdout");
   EXPECT_EQ(unknown.result(), http::Status::not_found);
   EXPECT_NE(unknown.body().find("no-task"), std::string::npos) << unknown.body();
-  EXPECT_EQ(get(port, "/no/such/endpoint").result(), http::Status::not_found);
-  auto wrong_method = post(port, "/state", "{}", "application/json");
+  EXPECT_EQ(http_get(port, "/no/such/endpoint").result(), http::Status::not_found);
+  auto wrong_method = http_post(port, "/state", "{}", "application/json");
   EXPECT_EQ(wrong_method.result(), http::Status::method_not_allowed);
-  auto huge = post(port, "/state", std::string(4 << 20, 'x'), "application/json");
+  auto huge = http_post(port, "/state", std::string(4 << 20, 'x'), "application/json");
   EXPECT_EQ(huge.result(), http::Status::payload_too_large);
 
-  auto health = get(port, "/health");
+  auto health = http_get(port, "/health");
   EXPECT_EQ(health.result(), http::Status::ok);
-  auto metrics = get(port, "/metrics");
+  auto metrics = http_get(port, "/metrics");
   EXPECT_NE(metrics.body().find("berth_agent_registered 1"), std::string::npos) << metrics.body();
 }
 
@@ -165,7 +151,7 @@ TEST_F(AgentApiTest, SandboxServesATasksOutputFromAnOffset) {
     return !framework_id.empty();
   }, 10s)) << boost::json::serialize(cluster_.agent_state());
   EXPECT_TRUE(task_id.starts_with("printer")) << task_id;
-  auto chunk = get(cluster_.agent_port(), "/sandbox/" + framework_id + "/" + task_id + "/stdout?offset=5");
+  auto chunk = http_get(cluster_.agent_port(), "/sandbox/" + framework_id + "/" + task_id + "/stdout?offset=5");
   EXPECT_EQ(chunk.result(), http::Status::ok);
   EXPECT_EQ(chunk.body(), "56789\n");
   EXPECT_EQ(chunk["X-Berth-File-Size"], "11");

@@ -95,7 +95,10 @@ void Cluster::start_agent() {
                                 "--port=" + std::to_string(agent_port_), "--work_dir=" + (dir_ / "agent").string(),
                                 "--cgroups_root=" + cgroups_root_.string(), "--resources=cpus:2;mem:2048",
                                 "--registration_backoff_factor=0.1", "--status_update_retry_interval=1",
-                                "--kill_grace_period=2"};
+                                "--kill_grace_period=2",
+                                // The build hosts are cgroup hybrid: their cgroup2 offers hardly any
+                                // controller (enforcement is tested in the VM, tests/vm).
+                                "--allow_missing_cgroup_controllers"};
   argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
   agent_ = Process::spawn(argv, dir_ / "agent.log");
 }
@@ -126,6 +129,21 @@ Process Cluster::run_async(const std::vector<std::string>& args, const fs::path&
   std::vector<std::string> argv{bin("berth").string(), "run", "--master=" + master_address()};
   argv.insert(argv.end(), args.begin(), args.end());
   return Process::spawn(argv, log);
+}
+
+http::Response http_get(std::uint16_t port, const std::string& target) {
+  auto response = http::request_sync({"127.0.0.1", port}, http::make_request(http::Verb::get, target), 5s);
+  EXPECT_TRUE(response) << "GET " << target << ": " << (response ? "" : response.error().what());
+  return response ? *response : http::Response{};
+}
+
+http::Response http_post(std::uint16_t port, const std::string& target, std::string body, std::string content_type,
+                         std::string accept) {
+  auto request = http::make_request(http::Verb::post, target, std::move(body), content_type);
+  if (!accept.empty()) request.set(boost::beast::http::field::accept, accept);
+  auto response = http::request_sync({"127.0.0.1", port}, std::move(request), 5s);
+  EXPECT_TRUE(response) << "POST " << target << ": " << (response ? "" : response.error().what());
+  return response ? *response : http::Response{};
 }
 
 static boost::json::value get_json(std::uint16_t port, const char* path) {

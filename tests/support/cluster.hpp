@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "berth/common/http.hpp"
 #include "support/process.hpp"
 
 namespace berth::testing {
@@ -61,6 +62,12 @@ class Cluster {
   Process master_;
   Process agent_;
 };
+
+// Requests to a daemon on 127.0.0.1 (5 s timeout); a transport failure is a
+// gtest failure and an empty response.
+http::Response http_get(std::uint16_t port, const std::string& target);
+http::Response http_post(std::uint16_t port, const std::string& target, std::string body,
+                         std::string content_type = "application/json", std::string accept = "application/json");
 
 std::filesystem::path bin(const std::string& name);
 std::filesystem::path cgroup2_mount();

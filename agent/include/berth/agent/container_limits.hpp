@@ -9,6 +9,7 @@
 //   berth.io.max         io.max lines, ";"-separated ("8:0 rbps=1048576 wbps=1048576")
 
 #include <cstdint>
+#include <string_view>
 
 #include "berth/common/error.hpp"
 #include "berth/isolators/cgroups2/limits.hpp"
@@ -26,5 +27,11 @@ struct LimitsPolicy {
 
 // Errors name what is wrong, e.g. "limits[\"mem\"]: 64 MB is below the 128 MB requested".
 Result<isolators::cgroups2::Limits> container_limits(const mesos::v1::TaskInfo& task, const LimitsPolicy& policy);
+
+// `current` with the changes a JSON object asks for, for a live update:
+// {"cpus": 1.5, "cpus_limit": 2, "mem": 256, "mem_limit": 512, "pids_max": 64}
+// (mem in MB, a limit of "infinity" for none; absent fields stay). Errors
+// name the field.
+Result<isolators::cgroups2::Limits> updated_limits(const isolators::cgroups2::Limits& current, std::string_view json);
 
 }  // namespace berth::agent

@@ -10,11 +10,15 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "berth/common/error.hpp"
 #include "berth/isolators/cgroups.hpp"
+#include "berth/isolators/cgroups2/limits.hpp"
+#include "berth/isolators/cgroups2/stats_sampler.hpp"
 #include "berth/isolators/isolator.hpp"
 #include "berth/launcher/exit_watcher.hpp"
 #include "berth/launcher/launcher.hpp"
@@ -26,8 +30,14 @@ struct ContainerSpec {
   std::filesystem::path container_dir;  // see paths.hpp
   std::vector<std::string> argv;
   std::vector<std::string> env;
-  double cpus = 0;
-  std::uint64_t mem_bytes = 0;
+  isolators::cgroups2::Limits limits;   // container_limits.hpp
+};
+
+// How a container ended: the task's own status, and the limit its cgroup
+// hit, if one did (read before the cgroup is removed).
+struct ContainerExit {
+  launcher::ExitStatus status;
+  std::optional<isolators::Limitation> limitation;
 };
 
 struct ContainerProcess {
@@ -37,13 +47,14 @@ struct ContainerProcess {
 
 class Containerizer {
  public:
-  // The default isolator table: cgroups (under `cgroups_root`), then namespaces.
+  // The default isolator table: cgroups (see CgroupsOptions), then namespaces.
   static Result<std::unique_ptr<Containerizer>> create(boost::asio::any_io_executor executor,
-                                                       std::filesystem::path cgroups_root);
+                                                       const isolators::CgroupsOptions& cgroups);
   Containerizer(boost::asio::any_io_executor executor,
                 std::vector<std::unique_ptr<isolators::Isolator>> isolators,
                 std::unique_ptr<launcher::Launcher> launcher, isolators::CgroupsIsolator* cgroups,
-                std::unique_ptr<launcher::ExitWatcher> exits);
+                std::unique_ptr<launcher::ExitWatcher> exits,
+                std::unique_ptr<isolators::cgroups2::StatsSampler> sampler);
   ~Containerizer();
 
   // Prepares, launches and isolates. On failure nothing of the container is left.
@@ -55,16 +66,24 @@ class Containerizer {
                       const ContainerProcess& process);
   // Completes when the container's init has ended, after its isolators cleaned up.
   // The status is the task's own (as the init recorded it).
-  boost::asio::awaitable<Result<launcher::ExitStatus>> wait(const std::string& container_id);
+  boost::asio::awaitable<Result<ContainerExit>> wait(const std::string& container_id);
+  // The limit the container's cgroup hit, if any (before destroy()).
+  Result<std::optional<isolators::Limitation>> limitation(const std::string& container_id) const;
+  // Enforces new limits on a running container.
+  Result<void> update(const std::string& container_id, const isolators::cgroups2::Limits& limits);
+  // The statistics of every running container, read in one batch.
+  std::span<const isolators::cgroups2::ContainerSample> sample();
   // Signals the container's init, which forwards catchable signals to the task.
   Result<void> signal(const std::string& container_id, int signal);
   // Kills everything in the container at once.
   Result<void> kill(const std::string& container_id);
   // Cleans up a container that is not running (e.g. ended while the agent was down).
   Result<void> destroy(const std::string& container_id);
-  Result<isolators::Usage> usage(const std::string& container_id);
   std::string cgroup(const std::string& container_id) const;
   std::vector<std::string> cgroup_controllers() const;
+  // Controllers --isolation asked for that this host lacks (run without them
+  // with --allow_missing_cgroup_controllers).
+  std::vector<std::string> missing_cgroup_controllers() const;
   // How container exits are observed: "waitid", "poll" or "epoll".
   std::string_view exit_watch_backend() const { return launcher::to_string(exits_->backend()); }
   // Stops watching every container without touching it (the agent is exiting;
@@ -76,12 +95,14 @@ class Containerizer {
   struct Container;
   Result<isolators::LaunchInfo> prepare(const ContainerSpec& spec);
   Result<void> cleanup(const std::string& container_id);
+  void watch_statistics(const std::string& container_id);
 
   boost::asio::any_io_executor executor_;
   std::vector<std::unique_ptr<isolators::Isolator>> isolators_;
   std::unique_ptr<launcher::Launcher> launcher_;
   isolators::CgroupsIsolator* cgroups_;
   std::unique_ptr<launcher::ExitWatcher> exits_;
+  std::unique_ptr<isolators::cgroups2::StatsSampler> sampler_;
   std::map<std::string, std::unique_ptr<Container>> containers_;
   bool released_ = false;
 };
