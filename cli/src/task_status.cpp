@@ -62,7 +62,13 @@ std::string status_line(std::string_view task_id, const v1::TaskStatus& status) 
   std::string line = fmt::format("berth: task {} {}", task_id, state_name(status.state()));
   auto code = exit_code_label(status);
   if (is_final(status.state()) && status.state() != v1::TASK_FINISHED) {
-    if (code) {
+    // A limit the task hit matters more than how it then exited: say both.
+    bool limitation = status.has_reason() && (status.reason() == v1::TaskStatus::REASON_CONTAINER_LIMITATION ||
+                                              status.reason() == v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY ||
+                                              status.reason() == v1::TaskStatus::REASON_CONTAINER_LIMITATION_DISK);
+    if (code && limitation) {
+      line += fmt::format(" (exit code {}, {})", *code, v1::TaskStatus::Reason_Name(status.reason()));
+    } else if (code) {
       line += fmt::format(" (exit code {})", *code);
     } else if (status.has_reason()) {
       line += fmt::format(" ({})", v1::TaskStatus::Reason_Name(status.reason()));

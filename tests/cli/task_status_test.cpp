@@ -79,6 +79,12 @@ TEST(TaskStatus, LinesNameTheTaskStateExitCodeAndMessage) {
   auto lost = status_of(v1::TASK_LOST, "agent removed");
   lost.set_reason(v1::TaskStatus::REASON_AGENT_REMOVED);
   EXPECT_EQ(status_line("t", lost), "berth: task t LOST (REASON_AGENT_REMOVED): agent removed");
+
+  auto oom = status_of(v1::TASK_FAILED, "Memory limit exceeded");
+  oom.set_reason(v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY);
+  add_label(oom, "exit_code", "137");
+  EXPECT_EQ(status_line("t", oom),
+            "berth: task t FAILED (exit code 137, REASON_CONTAINER_LIMITATION_MEMORY): Memory limit exceeded");
 }
 
 TEST(TaskStatus, TrackerReportsEachStateOnce) {

@@ -14,6 +14,7 @@
 #include "berth/isolators/cgroup_batch.hpp"
 #include "berth/isolators/cgroupfs.hpp"
 #include "isolators/isolators_test_util.hpp"
+#include "support/root.hpp"
 
 namespace berth::isolators {
 namespace {
@@ -22,19 +23,18 @@ namespace fs = std::filesystem;
 using Backend = CgroupBatchBackend;
 using testing::slurp;
 
-constexpr char kCgroup2Mount[] = "/sys/fs/cgroup/unified";
-
 class CgroupBatchRootTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    ASSERT_TRUE(cgroupfs::check_cgroup2(kCgroup2Mount).has_value());
+    BERTH_REQUIRE_ROOT();
+    const auto mount = isolators::testing::cgroup2_mount();
+    ASSERT_FALSE(mount.empty()) << "no cgroup2 mount";
     auto created = CgroupBatchWriter::create(GetParam());
     if (!created && GetParam() == Backend::io_uring) GTEST_SKIP() << created.error().what();
     ASSERT_TRUE(created.has_value()) << created.error().what();
     writer_ = std::move(*created);
     static std::atomic<int> counter{0};
-    parent_ = fs::path(kCgroup2Mount) /
+    parent_ = mount /
               ("berth-batch-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     ASSERT_EQ(::mkdir(parent_.c_str(), 0755), 0);
   }

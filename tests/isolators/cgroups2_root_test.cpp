@@ -154,7 +154,7 @@ TEST_F(Cgroups2RootTest, FailedPrepareLeavesNothing) {
 TEST_F(Cgroups2RootTest, InvalidLimitsLeaveNothing) {
   auto isolator = create({.required = {"cpu"}, .allow_missing = true});
   ASSERT_NE(isolator, nullptr);
-  if (isolator->enabled_controllers() != Names{"cpu"}) GTEST_SKIP() << "no cpu controller";
+  if (isolator->enabled_controllers() != Names{"cpu"}) BERTH_SKIP_WITHOUT_FULL_CGROUP2("no cpu controller");
   auto info = isolator->prepare({.container_id = "c1", .limits = {.cpus = 2, .cpus_limit = 1}});
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().message(), "container c1: cpu controller: cpus_limit: 1 is below the request cpus = 2");
@@ -215,7 +215,7 @@ TEST_F(Cgroups2RootTest, DeviceFilterKeepsTheContainerToItsDevices) {
 TEST_F(Cgroups2RootTest, CpuMemoryAndPidsLimitsReachTheKernelAndUpdate) {
   auto isolator = create({.required = {"cpu", "memory", "pids"}, .allow_missing = true});
   ASSERT_NE(isolator, nullptr);
-  if (!isolator->missing_controllers().empty()) GTEST_SKIP() << "needs cpu, memory and pids (run it in tests/vm)";
+  if (!isolator->missing_controllers().empty()) BERTH_SKIP_WITHOUT_FULL_CGROUP2("needs cpu, memory and pids");
   cgroups2::Limits limits{.cpus = 0.5, .cpus_limit = 1, .mem_bytes = 32 << 20, .mem_limit = 64 << 20, .pids_max = 20};
   ASSERT_TRUE(isolator->prepare({.container_id = "c1", .limits = limits}).has_value());
   const auto cgroup = root_ / "c1";
@@ -241,7 +241,7 @@ TEST_F(Cgroups2RootTest, CpuMemoryAndPidsLimitsReachTheKernelAndUpdate) {
 TEST_F(Cgroups2RootTest, OomKillIsAMemoryLimitation) {
   auto isolator = create({.required = {"memory"}, .allow_missing = true});
   ASSERT_NE(isolator, nullptr);
-  if (!isolator->missing_controllers().empty()) GTEST_SKIP() << "needs memory (run it in tests/vm)";
+  if (!isolator->missing_controllers().empty()) BERTH_SKIP_WITHOUT_FULL_CGROUP2("needs memory");
   ASSERT_TRUE(isolator->prepare({.container_id = "c1", .limits = {.mem_bytes = 16 << 20, .swap_max_bytes = 0}})
                   .has_value());
   // tmpfs pages are charged to the writer and cannot be reclaimed without swap.
@@ -262,7 +262,7 @@ TEST_F(Cgroups2RootTest, OomKillIsAMemoryLimitation) {
 TEST_F(Cgroups2RootTest, RefusedForksAreAPidsLimitation) {
   auto isolator = create({.required = {"pids"}, .allow_missing = true});
   ASSERT_NE(isolator, nullptr);
-  if (!isolator->missing_controllers().empty()) GTEST_SKIP() << "needs pids (run it in tests/vm)";
+  if (!isolator->missing_controllers().empty()) BERTH_SKIP_WITHOUT_FULL_CGROUP2("needs pids");
   ASSERT_TRUE(isolator->prepare({.container_id = "c1", .limits = {.pids_max = 2}}).has_value());
   exit_code(start_in(root_ / "c1", {"/bin/sh", "-c", "sleep 1 & sleep 1 & sleep 1 & wait"}));
   auto limitation = isolator->limitation("c1");

@@ -32,8 +32,6 @@ namespace {
 namespace fs = std::filesystem;
 using isolators::testing::TempDir;
 
-constexpr char kCgroup2Mount[] = "/sys/fs/cgroup/unified";
-
 // 0 when the call succeeded, else its errno.
 int open_errno(const fs::path& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NOCTTY);
@@ -83,9 +81,10 @@ class DeviceFilterRootTest : public ::testing::Test {
  protected:
   void SetUp() override {
     BERTH_REQUIRE_ROOT();
-    ASSERT_TRUE(cgroupfs::check_cgroup2(kCgroup2Mount).has_value()) << kCgroup2Mount << " is not cgroup2";
+    const auto mount = isolators::testing::cgroup2_mount();
+    ASSERT_FALSE(mount.empty()) << "no cgroup2 mount";
     static std::atomic<int> counter{0};
-    cgroup_ = fs::path(kCgroup2Mount) /
+    cgroup_ = mount /
               ("berth-devices-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     ASSERT_EQ(::mkdir(cgroup_.c_str(), 0755), 0) << std::strerror(errno);
     // Device nodes made here must be usable outside the filter (no nodev mount).
