@@ -25,8 +25,11 @@ Result<void> attach_filter(const Limits& limits, const fs::path& cgroup) {
 }  // namespace
 
 std::vector<DeviceRule> device_rules(const Limits& limits) {
-  auto rules = default_device_rules();
-  rules.insert(rules.end(), limits.devices.begin(), limits.devices.end());
+  // First match wins: the container's own rules go first, so that one of
+  // them can also deny a device the defaults allow.
+  auto rules = limits.devices;
+  auto defaults = default_device_rules();
+  rules.insert(rules.end(), defaults.begin(), defaults.end());
   return rules;
 }
 

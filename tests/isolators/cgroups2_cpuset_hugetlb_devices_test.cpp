@@ -95,15 +95,16 @@ TEST_F(CpusetHugetlbTest, HugetlbErrors) {
   EXPECT_EQ(absent.error().code(), ENOENT);
 }
 
-TEST(DevicesControllerTest, RulesAreTheDefaultsThenTheContainersOwn) {
+TEST(DevicesControllerTest, RulesAreTheContainersOwnThenTheDefaults) {
   Limits limits{.devices = {{.type = 'c', .major = 10, .minor = 200, .access = "rw"}}};
   auto rules = device_rules(limits);
   auto defaults = default_device_rules();
   ASSERT_EQ(rules.size(), defaults.size() + 1);
-  EXPECT_EQ(rules.back().major, 10);
-  EXPECT_EQ(rules.back().minor, 200);
-  EXPECT_EQ(rules.back().access, "rw");
-  EXPECT_EQ(rules.front().access, defaults.front().access);
+  EXPECT_EQ(rules.front().major, 10);
+  EXPECT_EQ(rules.front().minor, 200);
+  EXPECT_EQ(rules.front().access, "rw");
+  EXPECT_EQ(rules.back().access, defaults.back().access);
+  EXPECT_EQ(rules.back().major, defaults.back().major);
   EXPECT_EQ(DevicesController().name(), "devices");
   EXPECT_TRUE(DevicesController().stat_files().empty());
 }

@@ -206,6 +206,11 @@ TEST_F(Cgroups2RootTest, DeviceFilterKeepsTheContainerToItsDevices) {
   cgroups2::Limits kmsg{.devices = {{.type = 'c', .major = 1, .minor = 11, .access = "r"}}};
   ASSERT_TRUE(isolator->update("c1", kmsg).has_value());
   EXPECT_EQ(exit_code(start_in(root_ / "c1", {"/bin/sh", "-c", "exec 3</dev/kmsg"})), 0);
+  // A container's own rule can also take a standard device away.
+  cgroups2::Limits no_null{.devices = {{.type = 'c', .major = 1, .minor = 3, .access = "rwm", .allow = false}}};
+  ASSERT_TRUE(isolator->update("c1", no_null).has_value());
+  EXPECT_NE(exit_code(start_in(root_ / "c1", {"/bin/sh", "-c", "exec 3</dev/null"})), 0);
+  EXPECT_EQ(exit_code(start_in(root_ / "c1", {"/bin/sh", "-c", "exec 3</dev/zero"})), 0);
   ASSERT_TRUE(isolator->cleanup("c1").has_value());
 }
 

@@ -19,7 +19,8 @@ class DevicesController final : public Controller {
   Result<void> update(const Limits& limits, const std::filesystem::path& cgroup) const override;
 };
 
-// default_device_rules(), then limits.devices: what the filter allows.
+// limits.devices, then default_device_rules(): what the filter allows (first
+// match wins, so a container's rule may also deny a standard device).
 std::vector<DeviceRule> device_rules(const Limits& limits);
 
 // Whether this kernel lets this process load a device filter; probed once
