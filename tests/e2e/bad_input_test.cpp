@@ -94,7 +94,10 @@ TEST(InvalidFlags, StopTheDaemonAtStartWithAClearMessage) {
       {"berth-agent", {"--master=127.0.0.1:1", "--work_dir=" + dir.string(), "--cgroups_root=" + dir.string()},
        "--cgroups_root"},
       {"berth-agent", {"--master=127.0.0.1:99999", "--work_dir=" + dir.string()}, "--master"},
+      {"berth-agent", {"--master=127.0.0.1:1", "--work_dir=" + dir.string(), "--isolation=cgroups/cpu,cgroups/gpu"},
+       "cgroups/gpu"},
       {"berth", {"run", "--cpus=0", "--", "/bin/true"}, "cpus"},
+      {"berth", {"run", "--mem_limit=0", "--", "/bin/true"}, "--mem_limit"},
       {"berth", {"run"}, "command"},
   };
   for (const auto& c : cases) {
@@ -107,6 +110,46 @@ TEST(InvalidFlags, StopTheDaemonAtStartWithAClearMessage) {
     EXPECT_NE((result.err + result.out).find(c.expected), std::string::npos)
         << c.binary << " " << joined << "\n" << result.err << result.out;
   }
+  std::filesystem::remove_all(dir);
+}
+
+// On a cgroup hybrid host (the build hosts) the cgroup2 hierarchy lacks cpu
+// and memory: the agent must refuse to start rather than run tasks unlimited,
+// unless the operator says so, and then it says what is missing.
+TEST(MissingCgroupControllers, StopTheAgentUnlessAllowedAndAreShownWhenAllowed) {
+  BERTH_REQUIRE_ROOT();
+  auto controllers = read_file(cgroup2_mount() / "cgroup.controllers");
+  if (controllers.find("cpu") != std::string::npos && controllers.find("memory") != std::string::npos) {
+    GTEST_SKIP() << "this host's cgroup2 offers cpu and memory: nothing is missing";
+  }
+  auto dir = std::filesystem::temp_directory_path() / ("berth-missing-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto root = cgroup2_mount() / ("berth-missing-" + std::to_string(::getpid()));
+  std::vector<std::string> argv{bin("berth-agent").string(), "--master=127.0.0.1:1", "--work_dir=" + dir.string(),
+                                "--cgroups_root=" + root.string(), "--isolation=cgroups/cpu,cgroups/mem"};
+  auto refused = run(argv, 10s);
+  EXPECT_NE(refused.exit_code, 0);
+  auto said = refused.err + refused.out;
+  EXPECT_NE(said.find("lacks the required cgroup controllers"), std::string::npos) << said;
+  EXPECT_NE(said.find("--allow_missing_cgroup_controllers"), std::string::npos) << said;
+  std::filesystem::remove(root);
+
+  Cluster cluster({.master_flags = {}, .agent_flags = {"--isolation=cgroups/cpu,cgroups/mem,cgroups/hugetlb"}});
+  cluster.start_master();
+  cluster.start_agent();
+  ASSERT_TRUE(cluster.wait_for_agent()) << cluster.agent_log();
+  auto state = cluster.agent_state();
+  ASSERT_TRUE(state.is_object());
+  EXPECT_EQ(boost::json::serialize(state.at("cgroup_controllers_missing")), R"(["cpu","memory"])");
+  EXPECT_EQ(boost::json::serialize(state.at("cgroup_controllers")), R"(["hugetlb"])");
+  auto metrics = http_get(cluster.agent_port(), "/metrics").body();
+  EXPECT_NE(metrics.find(R"(berth_agent_cgroup_controller_enabled{controller="memory"} 0)"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(berth_agent_cgroup_controller_enabled{controller="hugetlb"} 1)"), std::string::npos)
+      << metrics;
+  EXPECT_NE(cluster.agent_log().find("WITHOUT the cgroup controllers cpu, memory"), std::string::npos)
+      << cluster.agent_log();
+  cluster.check_no_leaks();
   std::filesystem::remove_all(dir);
 }
 
