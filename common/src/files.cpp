@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <string>
+
 #include "berth/common/fd.hpp"
 
 namespace berth::files {
@@ -37,14 +40,24 @@ Result<void> write_all(int fd, std::string_view data, const std::filesystem::pat
 }
 
 Result<void> write_atomic(const std::filesystem::path& path, std::string_view data) {
+  // A name of its own per writer: two threads or processes writing the same
+  // file must not share (and truncate) one temporary; the last rename wins.
+  static std::atomic<unsigned> counter{0};
   auto tmp = path;
-  tmp += ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
   if (!fd) return fail_sys("open", tmp);
-  BERTH_TRY_VOID(write_all(fd.get(), data, tmp));
-  if (::fsync(fd.get()) != 0) return fail_sys("fsync", tmp);
-  fd.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail_sys("rename", path);
+  auto written = [&]() -> Result<void> {
+    BERTH_TRY_VOID(write_all(fd.get(), data, tmp));
+    if (::fsync(fd.get()) != 0) return fail_sys("fsync", tmp);
+    fd.reset();
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return fail_sys("rename", path);
+    return {};
+  }();
+  if (!written) {
+    ::unlink(tmp.c_str());
+    return written;
+  }
   return fsync_dir(path.parent_path());
 }
 

@@ -179,8 +179,8 @@ Result<ParsedManifest> parse_manifest(std::string_view content_type, std::string
   return with_context(std::move(parsed), "manifest");
 }
 
-Result<Compression> layer_compression(std::string_view media_type) {
-  using enum Compression;
+Result<LayerCompression> layer_compression(std::string_view media_type) {
+  using enum LayerCompression;
   if (media_type == kDockerLayerGzip || media_type == kDockerForeignLayerGzip || media_type == kOciLayerGzip ||
       media_type == kOciNondistributableLayerGzip) {
     return gzip;

@@ -44,7 +44,7 @@ TEST(Manifest, DockerSchema2HasItsConfigAndLayersBottomFirst) {
   ASSERT_EQ(parsed->image->layers.size(), 2u);
   EXPECT_EQ(parsed->image->layers[0].digest.str(), kB);
   EXPECT_EQ(parsed->image->layers[1].size, 99u);
-  EXPECT_EQ(layer_compression(parsed->image->layers[0].media_type), Compression::gzip);
+  EXPECT_EQ(layer_compression(parsed->image->layers[0].media_type), LayerCompression::gzip);
 }
 
 TEST(Manifest, ContentTypeParametersAndAMissingOciMediaTypeAreFine) {
@@ -58,7 +58,7 @@ TEST(Manifest, ContentTypeParametersAndAMissingOciMediaTypeAreFine) {
   auto generic = parse_manifest("application/json", body);
   ASSERT_TRUE(generic) << generic.error().what();
   EXPECT_EQ(generic->image->media_type, media_type::kOciManifest);
-  EXPECT_EQ(layer_compression(generic->image->layers[0].media_type), Compression::zstd);
+  EXPECT_EQ(layer_compression(generic->image->layers[0].media_type), LayerCompression::zstd);
 }
 
 TEST(Manifest, IndexSelectsThePlatform) {

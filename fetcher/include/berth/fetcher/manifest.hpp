@@ -19,6 +19,7 @@
 
 #include "berth/common/error.hpp"
 #include "berth/fetcher/digest.hpp"
+#include "berth/fetcher/layer_extractor.hpp"
 
 namespace berth::fetcher {
 
@@ -42,8 +43,6 @@ inline constexpr std::string_view kOciNondistributableLayerGzip =
 // The Accept header of a manifest request: every format above, so that the
 // registry serves an OCI manifest as it is rather than answering 404.
 std::string manifest_accept_header();
-
-enum class Compression { none, gzip, zstd };
 
 struct Platform {
   std::string os = "linux";
@@ -90,7 +89,7 @@ bool is_manifest_media_type(std::string_view media_type);
 
 // How a layer of this media type is compressed; an error for media types that
 // are not layers Berth can unpack.
-Result<Compression> layer_compression(std::string_view media_type);
+Result<LayerCompression> layer_compression(std::string_view media_type);
 
 // The index's manifest for `platform`: os and architecture must match; a
 // requested variant must match (arm64 entries without one count as "v8"),

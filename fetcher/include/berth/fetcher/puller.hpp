@@ -1,0 +1,67 @@
+#pragma once
+// Pulls an image from a registry into the ImageStore: the manifest (through
+// an index to the platform's manifest), the config, and every layer not yet
+// in the store, several at a time. Each layer is unpacked while it downloads
+// (the download feeds the extractor through a socket pair), and is committed
+// only when its compressed digest matches the manifest and its diff_id the
+// config. Pulls of the same layer in one process run once; the other pulls
+// wait for it.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "berth/common/error.hpp"
+#include "berth/fetcher/image_config.hpp"
+#include "berth/fetcher/image_store.hpp"
+#include "berth/fetcher/layer_extractor.hpp"
+#include "berth/fetcher/manifest.hpp"
+#include "berth/fetcher/reference.hpp"
+#include "berth/fetcher/registry_client.hpp"
+
+namespace berth::fetcher {
+
+struct PullOptions {
+  int parallel_layers = 3;
+  Platform platform = host_platform();
+  LayerOptions layer = {};
+};
+
+struct PullStats {
+  int layers_fetched = 0;
+  int layers_present = 0;  // already in the store
+  std::uint64_t bytes_fetched = 0;
+};
+
+struct PulledImage {
+  ImageRecord record;
+  ImageConfig config;
+  std::vector<std::filesystem::path> layer_dirs;  // bottom first
+  PullStats stats;
+};
+
+class Puller {
+ public:
+  Puller(ImageStore& store, RegistryClient& client, PullOptions options = {});
+  ~Puller();
+  Puller(const Puller&) = delete;
+  Puller& operator=(const Puller&) = delete;
+
+  // Thread-safe. Errors name the image and the layer or blob that failed;
+  // nothing partial is left in the store.
+  Result<PulledImage> pull(const ImageReference& reference);
+
+ private:
+  struct InFlight;
+  Result<void> fetch_layer(const ImageReference& reference, const Descriptor& layer, const Digest& diff_id,
+                           PullStats& stats);
+  Result<void> unpack(const ImageReference& reference, const Descriptor& layer, const Digest& diff_id);
+
+  ImageStore& store_;
+  RegistryClient& client_;
+  PullOptions options_;
+  std::unique_ptr<InFlight> in_flight_;
+};
+
+}  // namespace berth::fetcher

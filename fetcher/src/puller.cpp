@@ -1,0 +1,206 @@
+#include "berth/fetcher/puller.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "berth/common/fd.hpp"
+#include "berth/common/log.hpp"
+
+namespace berth::fetcher {
+
+namespace fs = std::filesystem;
+
+// Layers being fetched in this process, by digest: a second pull of one
+// waits for the first rather than downloading it again.
+struct Puller::InFlight {
+  std::mutex mutex;
+  std::map<std::string, std::shared_future<Result<void>>> layers;
+};
+
+Puller::Puller(ImageStore& store, RegistryClient& client, PullOptions options)
+    : store_(store), client_(client), options_(std::move(options)), in_flight_(std::make_unique<InFlight>()) {}
+
+Puller::~Puller() = default;
+
+namespace {
+
+// Stores a small blob (manifest, config) fetched whole.
+Result<void> keep_blob(BlobStore& blobs, const Digest& digest, std::string_view content) {
+  if (blobs.contains(digest)) return {};
+  return blobs.put(digest, content);
+}
+
+Result<std::string> fetch_small_blob(RegistryClient& client, const ImageReference& reference,
+                                     const Descriptor& descriptor, std::uint64_t limit) {
+  if (descriptor.size > limit) {
+    return fail(fmt::format("blob {} is {} bytes, more than the {} accepted", descriptor.digest.str(), descriptor.size,
+                            limit));
+  }
+  std::string content;
+  BERTH_TRY_VOID(client.blob(reference, descriptor, [&](std::string_view chunk) -> Result<void> {
+    content.append(chunk);
+    return {};
+  }));
+  return content;
+}
+
+}  // namespace
+
+Result<void> Puller::unpack(const ImageReference& reference, const Descriptor& layer, const Digest& diff_id) {
+  BERTH_TRY_VOID(layer_compression(layer.media_type));
+  if (!layer.urls.empty()) {
+    return fail(fmt::format("layer {} is a foreign layer served from {}; Berth does not fetch those",
+                            layer.digest.str(), layer.urls.front()));
+  }
+  BERTH_TRY(auto ingest, store_.begin_layer());
+  UniqueFd dir(::open(ingest.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return fail_sys("open", ingest.path().string());
+  // The download writes into one end, the extractor reads the other: a
+  // stream socket rather than a pipe, so that a writer whose reader gave up
+  // gets EPIPE from send(MSG_NOSIGNAL) instead of a SIGPIPE.
+  int ends[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) return fail_sys("socketpair");
+  UniqueFd reader(ends[0]);
+  UniqueFd writer(ends[1]);
+  Result<void> downloaded;
+  std::thread download([&] {
+    downloaded = client_.blob(reference, layer, [&](std::string_view chunk) -> Result<void> {
+      while (!chunk.empty()) {
+        ssize_t n = ::send(writer.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail_sys("unpacking stopped reading");
+        chunk.remove_prefix(static_cast<std::size_t>(n));
+      }
+      return {};
+    });
+    writer.reset();  // end of stream for the extractor
+  });
+  auto extracted = extract_layer(dir.get(), fd_source(reader.get()), options_.layer);
+  reader.reset();  // a download still sending learns the extractor stopped
+  download.join();
+  // The download's error explains an extraction that failed for want of bytes.
+  if (!downloaded) return fail(std::move(downloaded).error());
+  if (!extracted) return fail(std::move(extracted).error().context(fmt::format("layer {}", layer.digest.str())));
+  if (extracted->compressed_digest != layer.digest) {
+    return fail(fmt::format("layer {}: unpacked content has digest {}", layer.digest.str(),
+                            extracted->compressed_digest.str()));
+  }
+  if (extracted->diff_id != diff_id) {
+    return fail(fmt::format("layer {}: uncompressed digest {} is not the {} the image config gives",
+                            layer.digest.str(), extracted->diff_id.str(), diff_id.str()));
+  }
+  dir.reset();
+  return store_.commit_layer(std::move(ingest), layer.digest);
+}
+
+Result<void> Puller::fetch_layer(const ImageReference& reference, const Descriptor& layer, const Digest& diff_id,
+                                 PullStats& stats) {
+  std::promise<Result<void>> promise;
+  std::shared_future<Result<void>> future;
+  bool mine = false;
+  {
+    std::lock_guard lock(in_flight_->mutex);
+    if (store_.has_layer(layer.digest)) {
+      ++stats.layers_present;
+      return {};
+    }
+    auto it = in_flight_->layers.find(layer.digest.str());
+    if (it != in_flight_->layers.end()) {
+      future = it->second;
+    } else {
+      future = promise.get_future().share();
+      in_flight_->layers.emplace(layer.digest.str(), future);
+      mine = true;
+    }
+  }
+  if (!mine) {
+    ++stats.layers_present;
+    return future.get();
+  }
+  auto result = unpack(reference, layer, diff_id);
+  if (result) {
+    ++stats.layers_fetched;
+    stats.bytes_fetched += layer.size;
+  }
+  {
+    std::lock_guard lock(in_flight_->mutex);
+    in_flight_->layers.erase(layer.digest.str());
+  }
+  promise.set_value(result);
+  return result;
+}
+
+Result<PulledImage> Puller::pull(const ImageReference& reference) {
+  auto pulled = [&]() -> Result<PulledImage> {
+    BERTH_TRY(auto fetched, client_.manifest(reference));
+    if (fetched.parsed.index) {
+      BERTH_TRY_VOID(keep_blob(store_.blobs(), fetched.digest, fetched.body));
+      BERTH_TRY(auto entry, select_platform(*fetched.parsed.index, options_.platform));
+      BERTH_TRY(fetched, client_.manifest(reference, entry.digest));
+      if (!fetched.parsed.image) return fail(fmt::format("index entry {} is not an image manifest", entry.digest.str()));
+    }
+    const auto& manifest = *fetched.parsed.image;
+    BERTH_TRY_VOID(keep_blob(store_.blobs(), fetched.digest, fetched.body));
+    BERTH_TRY(auto config_text, with_context(fetch_small_blob(client_, reference, manifest.config, 8 << 20), "config"));
+    BERTH_TRY_VOID(keep_blob(store_.blobs(), manifest.config.digest, config_text));
+    BERTH_TRY(auto config, parse_image_config(config_text));
+    if (config.diff_ids.size() != manifest.layers.size()) {
+      return fail(fmt::format("the manifest lists {} layers and the config {} diff_ids", manifest.layers.size(),
+                              config.diff_ids.size()));
+    }
+
+    PullStats stats;
+    std::mutex stats_mutex;
+    std::atomic<std::size_t> next{0};
+    std::vector<Result<void>> results(manifest.layers.size());
+    auto worker = [&] {
+      for (std::size_t i; (i = next++) < manifest.layers.size();) {
+        PullStats mine;
+        results[i] = fetch_layer(reference, manifest.layers[i], config.diff_ids[i], mine);
+        std::lock_guard lock(stats_mutex);
+        stats.layers_fetched += mine.layers_fetched;
+        stats.layers_present += mine.layers_present;
+        stats.bytes_fetched += mine.bytes_fetched;
+      }
+    };
+    {
+      std::vector<std::jthread> workers;
+      auto count = std::min<std::size_t>(std::max(options_.parallel_layers, 1), manifest.layers.size());
+      for (std::size_t w = 0; w < count; ++w) workers.emplace_back(worker);
+    }
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (!results[i]) return fail(std::move(results[i]).error().context(fmt::format("layer {}", i)));
+    }
+
+    PulledImage image;
+    image.record.reference = reference.str();
+    image.record.manifest_digest = fetched.digest;
+    image.record.media_type = fetched.media_type;
+    image.record.config_digest = manifest.config.digest;
+    for (const auto& layer : manifest.layers) {
+      image.record.layers.push_back(layer.digest);
+      image.record.size += layer.size;
+      image.layer_dirs.push_back(store_.layer_path(layer.digest));
+    }
+    image.record.diff_ids = config.diff_ids;
+    image.record.pulled_at = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    BERTH_TRY_VOID(store_.put_image(image.record));
+    image.config = std::move(config);
+    image.stats = stats;
+    return image;
+  }();
+  return with_context(std::move(pulled), "pulling " + reference.str());
+}
+
+}  // namespace berth::fetcher
