@@ -206,6 +206,41 @@ std::string_view step_name(ChildStep step) {
   return index < kStepNames.size() ? kStepNames[index] : "unknown step";
 }
 
+static std::string overlay_options(const OverlayRootfs& overlay) {
+  std::string lower;
+  for (const auto& layer : overlay.layers) lower += (lower.empty() ? "" : ":") + layer;
+  return "lowerdir=" + lower + ",upperdir=" + overlay.upper.string() + ",workdir=" + overlay.work.string();
+}
+
+static Result<void> check_overlay(const LaunchRequest& request) {
+  const auto& overlay = *request.overlay;
+  if (request.spec.root.path.empty()) return fail("overlay: needs root.path to mount the overlay on");
+  if (overlay.layers.empty()) return fail("overlay: no layers");
+  if (!overlay.layers_dir.is_absolute()) return fail("overlay: layers_dir must be an absolute path");
+  if (!overlay.upper.is_absolute() || !overlay.work.is_absolute()) {
+    return fail("overlay: upper and work must be absolute paths");
+  }
+  for (const auto& layer : overlay.layers) {
+    // overlayfs separates lower directories with ':' and options with ','; '\\' escapes them.
+    if (layer.empty() || layer.front() == '/' || layer.find_first_of(":,\\") != std::string::npos ||
+        layer.find('\0') != std::string::npos || layer == ".." || layer.starts_with("../") ||
+        layer.find("/../") != std::string::npos) {
+      return fail("overlay: layer '" + layer + "' is not a plain path relative to layers_dir");
+    }
+  }
+  for (const auto* path : {&overlay.upper, &overlay.work, &overlay.layers_dir}) {
+    if (path->native().find_first_of(":,\\") != std::string::npos || has_nul(path->native())) {
+      return fail("overlay: " + path->string() + " contains ':', ',', '\\' or a NUL byte");
+    }
+  }
+  // The kernel takes at most a page of mount options.
+  if (auto length = overlay_options(overlay).size(); length >= 4096) {
+    return fail("overlay: " + std::to_string(overlay.layers.size()) + " layers make " + std::to_string(length) +
+                " bytes of mount options, more than the kernel's 4095");
+  }
+  return {};
+}
+
 Result<void> validate(const LaunchRequest& request) {
   const auto& spec = request.spec;
   BERTH_TRY_VOID(oci::validate(spec));
@@ -228,6 +263,7 @@ Result<void> validate(const LaunchRequest& request) {
       return fail("seccomp: a filter needs 1 to 4096 instructions, not " + std::to_string(program.size()));
     }
   }
+  if (request.overlay) BERTH_TRY_VOID(check_overlay(request));
   return check_string("runtime_dir", request.runtime_dir.native());
 }
 
@@ -304,6 +340,7 @@ void ChildPlan::prepare_filesystem() {
   const auto& spec = request_.spec;
   const auto& rootfs = spec.root.path;
   root_propagation_ = propagation_flags(spec.linux_config.rootfs_propagation).value_or(MS_PRIVATE | MS_REC);
+  if (request_.overlay) overlay_options_ = launcher::overlay_options(*request_.overlay);
   for (const auto& mount : spec.mounts) mounts_.push_back(prepare_mount(rootfs, mount));
   has_own_dev_ = has_rootfs() || mounts_at(spec, "/dev");
   if (has_rootfs() && !mounts_at(spec, "/dev")) {

@@ -88,10 +88,18 @@ int make_mounts_private(const ChildPlan& plan, ChildState&) {
   return raw::errno_of(syscall(SYS_mount, nullptr, "/", nullptr, flags, nullptr));
 }
 
-// pivot_root needs the new root to be a mount point.
+// pivot_root needs the new root to be a mount point: the rootfs bound onto
+// itself, or the image's overlay mounted there. The overlay's layers are
+// named relative to the layers directory, which overlayfs resolves against
+// the working directory of the mounting process.
 int bind_rootfs(const ChildPlan& plan, ChildState&) {
   if (!plan.has_rootfs()) return 0;
-  if (syscall(SYS_mount, plan.rootfs(), plan.rootfs(), nullptr, MS_BIND | MS_REC, nullptr) < 0) return errno;
+  if (plan.has_overlay()) {
+    if (syscall(SYS_chdir, plan.overlay_layers_dir()) < 0) return errno;
+    if (syscall(SYS_mount, "overlay", plan.rootfs(), "overlay", 0, plan.overlay_options()) < 0) return errno;
+  } else if (syscall(SYS_mount, plan.rootfs(), plan.rootfs(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+    return errno;
+  }
   if (!(plan.root_propagation() & MS_SHARED)) return 0;
   return raw::errno_of(syscall(SYS_mount, nullptr, plan.rootfs(), nullptr, plan.root_propagation(), nullptr));
 }

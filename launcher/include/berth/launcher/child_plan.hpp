@@ -185,6 +185,11 @@ class ChildPlan {
   // Filesystem, init side.
   const char* rootfs() const { return request_.spec.root.path.c_str(); }
   bool has_rootfs() const { return !request_.spec.root.path.empty(); }
+  // With an overlay rootfs: the directory its layers are named relative to,
+  // and the overlay's mount options.
+  bool has_overlay() const { return request_.overlay.has_value(); }
+  const char* overlay_layers_dir() const { return request_.overlay->layers_dir.c_str(); }
+  const char* overlay_options() const { return overlay_options_.c_str(); }
   unsigned long root_propagation() const { return root_propagation_; }
   const std::optional<PreparedMount>& dev_mount() const { return dev_mount_; }
   const std::vector<PreparedMount>& mounts() const { return mounts_; }
@@ -219,6 +224,7 @@ class ChildPlan {
   std::vector<char*> envp_;
   std::vector<const char*> candidate_ptrs_;
   unsigned long root_propagation_ = 0;
+  std::string overlay_options_;
   std::optional<PreparedMount> dev_mount_;
   std::vector<PreparedMount> mounts_;
   bool has_own_dev_ = false;

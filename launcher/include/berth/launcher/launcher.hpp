@@ -52,9 +52,22 @@ enum class StartMode { immediate, gated };
 // spec.process.cwd is a host path, the sandbox.
 // The stdio paths are host paths, opened before any mount; an empty one
 // leaves the caller's own descriptor in place.
+// A root filesystem made of image layers: an overlay of `layers` (read-only,
+// top first) under a writable `upper` directory, mounted onto spec.root.path
+// in the container's own mount namespace, so it goes away with it. The
+// layers are named relative to `layers_dir` (e.g. "sha256/<hex>"), which
+// keeps the mount's option string short enough for deep images.
+struct OverlayRootfs {
+  std::filesystem::path layers_dir;
+  std::vector<std::string> layers;  // top first
+  std::filesystem::path upper;      // empty directories on the same filesystem
+  std::filesystem::path work;
+};
+
 struct LaunchRequest {
   std::string container_id;
   oci::Spec spec;
+  std::optional<OverlayRootfs> overlay;  // empty: spec.root.path is used as it is (bind)
   std::filesystem::path stdin_path = "/dev/null";
   std::filesystem::path stdout_path;      // created (0640) or appended
   std::filesystem::path stderr_path;
