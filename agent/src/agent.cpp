@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <ranges>
+
 #include "agent_process.hpp"
 #include "berth/agent/isolation.hpp"
 #include "berth/agent/paths.hpp"
@@ -73,6 +75,16 @@ Result<void> AgentProcess::start() {
                                     .allow_missing = flags_.allow_missing_cgroup_controllers};
   BERTH_TRY(containerizer_, with_context(Containerizer::create(executor_, cgroups), "--cgroups_root"));
   raise_open_files_limit();
+  fs::path image_store = flags_.image_store_dir.empty() ? work_dir_ / "images" : fs::path(flags_.image_store_dir);
+  BERTH_TRY(images_, with_context(fetcher::ImageStore::open(image_store), "--image_store_dir"));
+  fetcher::RegistryOptions registry{.ca_file = flags_.registry_ca_file, .docker_config = flags_.docker_config};
+  for (auto part : std::views::split(std::string_view(flags_.insecure_registries), ',')) {
+    if (auto name = std::string(part.begin(), part.end()); !name.empty()) registry.insecure_registries.push_back(name);
+  }
+  BERTH_TRY(registry_, with_context(fetcher::RegistryClient::create(registry), "--registry_ca_file"));
+  puller_ = std::make_unique<fetcher::Puller>(*images_, *registry_,
+                                              fetcher::PullOptions{.parallel_layers = flags_.image_pull_parallelism});
+  pulls_ = std::make_unique<asio::thread_pool>(2);
   BERTH_TRY_VOID(with_context(recover(), "recovery"));
   add_routes();
   BERTH_TRY_VOID(with_context(server_.listen(), fmt::format("listen on {}:{}", flags_.ip, flags_.port)));
@@ -93,6 +105,9 @@ void AgentProcess::stop() {
   }
   containerizer_->release_all();
   server_.stop();
+  // A pull in progress finishes (its layers stay in the store); its task is
+  // left for the next agent to find.
+  if (pulls_) pulls_->join();
 }
 
 agent::Call AgentProcess::registration() const {

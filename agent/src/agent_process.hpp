@@ -23,6 +23,7 @@
 #include "berth/common/http.hpp"
 #include "berth/common/metrics.hpp"
 #include "berth/common/resources.hpp"
+#include "berth/fetcher/puller.hpp"
 #include "mesos/v1/mesos.pb.h"
 
 namespace berth::agent {
@@ -43,6 +44,7 @@ struct TaskEntry {
   bool kill_requested = false;
   std::unique_ptr<asio::steady_timer> kill_timer;
   double started_at = 0;
+  std::optional<fetcher::PulledImage> image;  // for a task that runs from an image, once pulled
 };
 
 class AgentProcess {
@@ -67,6 +69,9 @@ class AgentProcess {
   void recover_container(const fs::path& dir, std::vector<std::string>& known);
   void run_task(const v1::FrameworkInfo& framework, const v1::TaskInfo& task);
   Result<ContainerProcess> launch(TaskEntry& entry);
+  void pull_then_launch(const TaskKey& key, const std::string& image);
+  void launched_or_failed(TaskEntry& entry, Result<ContainerProcess> launched);
+  Result<ContainerImage> container_image(const fetcher::PulledImage& image, const std::string& user) const;
   asio::awaitable<void> supervise(TaskKey key);
   void finish(TaskEntry& entry, Result<ContainerExit> exit);
   LimitsPolicy limits_policy() const;
@@ -100,6 +105,10 @@ class AgentProcess {
   http::Endpoint master_;
   Resources resources_;
   std::unique_ptr<Containerizer> containerizer_;
+  std::optional<fetcher::ImageStore> images_;
+  std::unique_ptr<fetcher::RegistryClient> registry_;
+  std::unique_ptr<fetcher::Puller> puller_;
+  std::unique_ptr<asio::thread_pool> pulls_;  // pulls block: they run here, off the event loop
   StatusUpdateManager status_updates_;
   asio::steady_timer backoff_timer_;
   asio::steady_timer tick_timer_;

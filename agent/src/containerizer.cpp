@@ -14,6 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "berth/agent/paths.hpp"
+#include "berth/common/files.hpp"
 #include "berth/common/log.hpp"
 #include "berth/isolators/cgroups.hpp"
 #include "berth/isolators/namespaces.hpp"
@@ -86,9 +87,40 @@ Result<isolators::LaunchInfo> Containerizer::prepare(const ContainerSpec& spec) 
 
 namespace {
 
+// The writable layer of an image container and its mount point: the upper
+// directory may be large, and nothing in it outlives the container. (The
+// sandbox stays, for the task's output.)
+void remove_image_dirs(const fs::path& container_dir) {
+  for (const char* dir : {"upper", "work", "rootfs"}) {
+    auto path = container_dir / dir;
+    if (!fs::exists(path)) continue;
+    if (auto removed = files::remove_all(path); !removed) {
+      log::warn("Removing {}: {}", path.string(), removed.error().what());
+    }
+  }
+}
+
 // A command task as an OCI config: the host's root filesystem, the sandbox as
 // working directory, the isolators' namespaces, and a /proc of its own when
 // it has its own pids.
+// An image task's filesystem: the overlay at rootfs/, the kernel filesystems
+// a container expects, the sandbox at /mnt/mesos/sandbox, and the host's
+// name resolution files (the task shares the host's network).
+void add_image_rootfs(launcher::oci::Spec& oci, const ContainerSpec& spec) {
+  const auto& image = *spec.image;
+  oci.root.path = (spec.container_dir / "rootfs").string();
+  oci.process.cwd = image.cwd;
+  oci.process.user.uid = image.uid;
+  oci.process.user.gid = image.gid;
+  oci.mounts.push_back({"/dev/pts", "devpts", "devpts", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}});
+  oci.mounts.push_back({"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}});
+  oci.mounts.push_back({"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}});
+  oci.mounts.push_back({kImageSandboxPath, "bind", paths::sandbox_dir(spec.container_dir).string(), {"rbind", "rw"}});
+  for (const char* file : {"/etc/resolv.conf", "/etc/hosts"}) {
+    if (fs::exists(file)) oci.mounts.push_back({file, "bind", file, {"bind", "ro", "nosuid", "nodev", "noexec"}});
+  }
+}
+
 launcher::oci::Spec command_task_spec(const ContainerSpec& spec, const isolators::LaunchInfo& info) {
   launcher::oci::Spec oci;
   oci.process.args = spec.argv;
@@ -102,6 +134,7 @@ launcher::oci::Spec command_task_spec(const ContainerSpec& spec, const isolators
   if ((info.namespaces & CLONE_NEWNS) && (info.namespaces & CLONE_NEWPID)) {
     oci.mounts.push_back({"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}});
   }
+  if (spec.image) add_image_rootfs(oci, spec);
   return oci;
 }
 
@@ -116,6 +149,15 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
     request.stdout_path = paths::sandbox_dir(spec.container_dir) / "stdout";
     request.stderr_path = paths::sandbox_dir(spec.container_dir) / "stderr";
     request.runtime_dir = paths::runtime_dir(spec.container_dir);
+    if (spec.image) {
+      if (!(info.namespaces & CLONE_NEWNS)) return fail("an image needs a mount namespace");
+      for (const char* dir : {"rootfs", "upper", "work"}) BERTH_TRY_VOID(files::make_dirs(spec.container_dir / dir));
+      // The task writes its sandbox as the image's user, as Mesos lets it.
+      auto sandbox = paths::sandbox_dir(spec.container_dir);
+      if (::chown(sandbox.c_str(), spec.image->uid, spec.image->gid) != 0) return fail_sys("chown", sandbox.string());
+      request.overlay = launcher::OverlayRootfs{spec.image->layers_dir, spec.image->layers,
+                                                spec.container_dir / "upper", spec.container_dir / "work"};
+    }
     UniqueFd cgroup_fd;
     if (info.cgroup) {
       BERTH_TRY(cgroup_fd, cgroups_->open(spec.container_id));
@@ -136,6 +178,7 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
     if (auto cleaned = cleanup(spec.container_id); !cleaned) {
       log::error("Cleaning up container {} after a failed launch: {}", spec.container_id, cleaned.error().what());
     }
+    remove_image_dirs(spec.container_dir);
     return fail(std::move(launched).error());
   }
   auto container = std::make_unique<Container>(Container{
@@ -173,6 +216,7 @@ asio::awaitable<Result<ContainerExit>> Containerizer::wait(const std::string& co
   auto it = containers_.find(container_id);
   if (it == containers_.end()) co_return fail("unknown container " + container_id);
   auto* container = it->second.get();
+  auto container_dir = container->runtime_dir.parent_path();
   auto exited = co_await exits_->wait_exit(container->pidfd.get());
   if (released_ || (!exited && exited.error().code() == ECANCELED)) {
     co_return fail("stopped watching container " + container_id);
@@ -189,6 +233,7 @@ asio::awaitable<Result<ContainerExit>> Containerizer::wait(const std::string& co
   if (auto cleaned = cleanup(container_id); !cleaned) {
     log::error("Cleaning up container {}: {}", container_id, cleaned.error().what());
   }
+  remove_image_dirs(container_dir);
   if (!status && !init_status) {
     co_return fail(std::move(status).error().context("the container's init ended without recording the task's status"));
   }

@@ -39,6 +39,18 @@ void add_flags(CLI::App& app, Flags& flags) {
   app.add_option("--container_pids_max", flags.container_pids_max,
                  "Most processes and threads a container may have (pids.max); 0: no limit")
       ->capture_default_str();
+  app.add_option("--image_store_dir", flags.image_store_dir,
+                 "Where pulled images (verified blobs and unpacked layers) are kept (default: <work_dir>/images)");
+  app.add_option("--insecure_registries", flags.insecure_registries,
+                 "Comma-separated host[:port] of registries reached over plain HTTP");
+  app.add_option("--registry_ca_file", flags.registry_ca_file,
+                 "PEM file of CAs to trust for registries' TLS certificates, besides the system's")
+      ->check(CLI::ExistingFile);
+  app.add_option("--docker_config", flags.docker_config,
+                 "Docker config.json holding registry credentials (\"auths\"), as docker login writes it");
+  app.add_option("--image_pull_parallelism", flags.image_pull_parallelism, "Layers downloaded at once per image pull")
+      ->check(CLI::Range(1, 32))
+      ->capture_default_str();
   app.add_option("--recover", flags.recover,
                  "On start: 'reconnect' to containers left running, or 'cleanup' to kill them")
       ->check(CLI::IsMember({"reconnect", "cleanup"}))

@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "agent_process.hpp"
 #include "berth/agent/paths.hpp"
+#include "berth/agent/task_image.hpp"
 #include "berth/common/files.hpp"
 #include "berth/common/ids.hpp"
 #include "berth/common/log.hpp"
@@ -40,6 +42,22 @@ std::vector<std::string> task_env(const TaskEntry& entry, const std::string& age
   }
   std::vector<std::string> out;
   for (const auto& [name, value] : env) out.push_back(name + "=" + value);
+  return out;
+}
+
+// What the agent adds to an image task's environment; the image's own
+// variables come first and the task's last (image_command merges them).
+std::vector<std::string> image_task_env(const TaskEntry& entry, const std::string& agent_id) {
+  std::vector<std::string> out{
+      std::string("MESOS_SANDBOX=") + kImageSandboxPath,
+      "MESOS_TASK_ID=" + entry.task.task_id().value(),
+      "MESOS_FRAMEWORK_ID=" + entry.framework.id().value(),
+      "MESOS_AGENT_ID=" + agent_id,
+      "BERTH_CONTAINER_ID=" + entry.container_id,
+  };
+  for (const auto& variable : entry.task.command().environment().variables()) {
+    out.push_back(variable.name() + "=" + variable.value());
+  }
   return out;
 }
 
@@ -142,9 +160,59 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
     return;
   }
   entry.limits = std::move(*limits);
-  update(entry, v1::TASK_STARTING, "");
+  auto image = task_image(task);
+  if (!image) {
+    update(entry, v1::TASK_ERROR, "Invalid task: " + image.error().what(), v1::TaskStatus::REASON_TASK_INVALID);
+    return;
+  }
+  update(entry, v1::TASK_STARTING, *image ? "Pulling image " + **image : "");
+  if (*image) {
+    pull_then_launch(key, **image);
+    return;
+  }
+  launched_or_failed(entry, launch(entry));
+}
 
-  auto launched = launch(entry);
+// Pulls on the pull threads, then launches back on the event loop, unless the
+// task was killed or the agent is stopping meanwhile.
+void AgentProcess::pull_then_launch(const TaskKey& key, const std::string& image) {
+  auto& entry = tasks_.at(key);
+  auto reference = fetcher::parse_image_reference(image);
+  if (!reference) {
+    update(entry, v1::TASK_ERROR, "Invalid task: image: " + reference.error().what(),
+           v1::TaskStatus::REASON_TASK_INVALID);
+    return;
+  }
+  log::info("Task {} of framework {}: pulling {}", key.second, key.first, reference->str());
+  asio::post(*pulls_, [this, key, reference = *reference] {
+    auto pulled = puller_->pull(reference);
+    asio::post(executor_, [this, key, pulled = std::move(pulled)]() mutable {
+      if (stopping_) return;
+      auto it = tasks_.find(key);
+      if (it == tasks_.end() || is_terminal(it->second.state)) return;
+      auto& entry = it->second;
+      if (entry.kill_requested) {
+        update(entry, v1::TASK_KILLED, "Killed while its image was being pulled",
+               v1::TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH);
+        return;
+      }
+      if (!pulled) {
+        metrics_.inc("berth_agent_container_launch_errors_total");
+        log::warn("Task {} of framework {}: {}", key.second, key.first, pulled.error().what());
+        update(entry, v1::TASK_FAILED, "Failed to pull the image: " + pulled.error().what(),
+               v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+        return;
+      }
+      log::info("Task {} of framework {}: image {} ready ({} layers fetched, {} already here)", key.second, key.first,
+                pulled->record.reference, pulled->stats.layers_fetched, pulled->stats.layers_present);
+      entry.image = std::move(*pulled);
+      launched_or_failed(entry, launch(entry));
+    });
+  });
+}
+
+void AgentProcess::launched_or_failed(TaskEntry& entry, Result<ContainerProcess> launched) {
+  TaskKey key{entry.framework.id().value(), entry.task.task_id().value()};
   if (!launched) {
     metrics_.inc("berth_agent_container_launch_errors_total");
     auto message = "Failed to launch: " + launched.error().what();
@@ -161,15 +229,49 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
 }
 
 Result<ContainerProcess> AgentProcess::launch(TaskEntry& entry) {
-  if (!entry.task.has_command()) return fail("the task has no command");
   ContainerSpec spec;
   spec.container_id = entry.container_id;
   spec.container_dir = entry.container_dir;
+  spec.limits = entry.limits;
+  if (entry.image) {
+    auto env = image_task_env(entry, agent_id_);
+    BERTH_TRY(auto command, image_command(entry.task.command(), entry.image->config, env));
+    if (std::ranges::none_of(command.env, [](const auto& v) { return v.starts_with("PATH="); })) {
+      command.env.push_back(std::string("PATH=") + kDefaultPath);
+    }
+    spec.argv = std::move(command.argv);
+    spec.env = std::move(command.env);
+    BERTH_TRY(spec.image, container_image(*entry.image, command.user));
+    spec.image->cwd = command.cwd;
+    return containerizer_->launch(spec);
+  }
+  if (!entry.task.has_command()) return fail("the task has no command");
   spec.argv = task_argv(entry.task.command());
   if (spec.argv.empty() || spec.argv.front().empty()) return fail("the task's command is empty");
   spec.env = task_env(entry, agent_id_, paths::sandbox_dir(entry.container_dir));
-  spec.limits = entry.limits;
   return containerizer_->launch(spec);
+}
+
+Result<ContainerImage> AgentProcess::container_image(const fetcher::PulledImage& image, const std::string& user) const {
+  ContainerImage out;
+  out.layers_dir = images_->root() / "layers";
+  for (auto it = image.record.layers.rbegin(); it != image.record.layers.rend(); ++it) {
+    out.layers.push_back(it->algorithm + "/" + it->hex);
+  }
+  // A user by name is looked up in the image's own files: the topmost layer
+  // that has them.
+  auto image_file = [&](const char* name) -> std::string {
+    for (const auto& layer : out.layers) {
+      auto path = out.layers_dir / layer / name;
+      if (fs::is_regular_file(fs::symlink_status(path))) return files::read(path).value_or("");
+    }
+    return {};
+  };
+  BERTH_TRY(auto resolved, with_context(resolve_image_user(user, image_file("etc/passwd"), image_file("etc/group")),
+                                        "image " + image.record.reference));
+  out.uid = resolved.uid;
+  out.gid = resolved.gid;
+  return out;
 }
 
 LimitsPolicy AgentProcess::limits_policy() const {

@@ -20,6 +20,9 @@ void add_run_flags(CLI::App& run, RunOptions& o) {
                  "Memory limit in MB above the --mem request (TaskInfo.limits), or \"infinity\" for none");
   run.add_option("--label", o.labels,
                  "Task label KEY=VALUE (repeatable), e.g. berth.pids_max=64, berth.io.max=...");
+  run.add_option("--image", o.image,
+                 "Docker image to run the task in (e.g. busybox, registry:5000/app:1.0); without a command after "
+                 "--, the image's Entrypoint and Cmd run");
   run.add_option("--env", o.env, "Environment variable KEY=VALUE for the task (repeatable)");
   run.add_flag("--shell", o.shell, "Run the command joined by spaces through /bin/sh -c");
   run.add_option("--offer_timeout", o.offer_timeout_s, "Seconds to wait for a suitable offer")
@@ -79,9 +82,11 @@ Result<void> check_not_negative(std::string_view flag, double value) {
 }  // namespace
 
 Result<void> validate(const RunOptions& o) {
-  if (o.command.empty() || o.command.front().empty()) {
-    return fail("missing command: usage is berth run [flags] -- COMMAND [ARGS...]");
+  if (!o.command.empty() && o.command.front().empty()) return fail("the command's program is an empty string");
+  if (o.command.empty() && o.image.empty()) {
+    return fail("missing command: usage is berth run [flags] -- COMMAND [ARGS...] (or --image IMAGE)");
   }
+  if (o.shell && o.command.empty()) return fail("--shell needs a command after --");
   BERTH_TRY_VOID(check_positive("--cpus", o.cpus));
   BERTH_TRY_VOID(check_positive("--mem", o.mem_mb));
   BERTH_TRY_VOID(check_not_negative("--disk", o.disk_mb));

@@ -184,7 +184,9 @@ asio::awaitable<void> Runner::on_offers(const OfferList& offers) {
 }
 
 asio::awaitable<void> Runner::launch(const v1::Offer& offer) {
-  auto name = options_.name.empty() ? default_task_name(options_.command) : options_.name;
+  auto name = options_.name.empty()
+                  ? default_task_name(options_.command.empty() ? std::vector{options_.image} : options_.command)
+                  : options_.name;
   auto task = build_task_info(options_, offer, take_resources(offer, ask_), make_task_id(name, random_suffix()));
   if (!task) {
     console_.notice(task.error().what());

@@ -48,7 +48,10 @@ std::string random_suffix() {
 
 Result<v1::CommandInfo> build_command(const RunOptions& options) {
   v1::CommandInfo command;
-  if (options.shell) {
+  if (options.command.empty()) {
+    // The image's Entrypoint and Cmd (Mesos: shell=false without a value).
+    command.set_shell(false);
+  } else if (options.shell) {
     command.set_shell(true);
     command.set_value(join(options.command));
   } else {
@@ -68,7 +71,9 @@ Result<v1::CommandInfo> build_command(const RunOptions& options) {
 Result<v1::TaskInfo> build_task_info(const RunOptions& options, const v1::Offer& offer,
                                      const std::vector<v1::Resource>& resources, std::string task_id) {
   v1::TaskInfo task;
-  task.set_name(options.name.empty() ? default_task_name(options.command) : options.name);
+  task.set_name(options.name.empty() ? default_task_name(options.command.empty() ? std::vector{options.image}
+                                                                                  : options.command)
+                                     : options.name);
   task.mutable_task_id()->set_value(std::move(task_id));
   *task.mutable_agent_id() = offer.agent_id();
   for (const auto& resource : resources) *task.add_resources() = resource;
@@ -80,6 +85,13 @@ Result<v1::TaskInfo> build_task_info(const RunOptions& options, const v1::Offer&
   if (!options.mem_limit.empty()) {
     BERTH_TRY(auto mem, parse_limit("--mem_limit", options.mem_limit));
     (*task.mutable_limits())["mem"].set_value(mem);
+  }
+  if (!options.image.empty()) {
+    auto* container = task.mutable_container();
+    container->set_type(v1::ContainerInfo::MESOS);
+    auto* image = container->mutable_mesos()->mutable_image();
+    image->set_type(v1::Image::DOCKER);
+    image->mutable_docker()->set_name(options.image);
   }
   for (const auto& text : options.labels) {
     BERTH_TRY(auto kv, parse_env_var(text, "--label"));

@@ -221,7 +221,11 @@ Result<void> MasterProcess::launch(FrameworkRecord& framework, const std::string
   if (task.agent_id().value() != agent_id) {
     return fail("task's agent id '" + task.agent_id().value() + "' does not match the offer's '" + agent_id + "'");
   }
-  if (!task.has_command() || (!task.command().has_value() && task.command().arguments_size() == 0)) {
+  // A task from an image may leave its command to the image's Entrypoint and Cmd.
+  bool has_image = task.has_container() && (task.container().has_docker() ||
+                                            (task.container().has_mesos() && task.container().mesos().has_image()));
+  if (!task.has_command() ||
+      (!has_image && !task.command().has_value() && task.command().arguments_size() == 0)) {
     return fail("task has no command to run");
   }
   auto resources = Resources::from_proto(task.resources());

@@ -115,7 +115,10 @@ TEST(RunOptions, ValidationNamesTheBadFlag) {
   EXPECT_EQ(with([](RunOptions& x) { x.mem_mb = -1; }), "--mem must be greater than 0 (got -1)");
   EXPECT_EQ(with([](RunOptions& x) { x.disk_mb = -5; }), "--disk must not be negative (got -5)");
   EXPECT_EQ(with([](RunOptions& x) { x.command.clear(); }),
-            "missing command: usage is berth run [flags] -- COMMAND [ARGS...]");
+            "missing command: usage is berth run [flags] -- COMMAND [ARGS...] (or --image IMAGE)");
+  EXPECT_EQ(with([](RunOptions& x) { x.command.clear(); x.image = "busybox"; }), "ok");
+  EXPECT_EQ(with([](RunOptions& x) { x.command.clear(); x.image = "busybox"; x.shell = true; }),
+            "--shell needs a command after --");
   EXPECT_EQ(with([](RunOptions& x) { x.env = {"A=1", "=2"}; }), "--env '=2': expecting KEY=VALUE");
   EXPECT_EQ(with([](RunOptions& x) { x.kill_after_s = -1; }), "--kill_after must not be negative (got -1)");
   EXPECT_EQ(with([](RunOptions& x) { x.labels = {"berth.pids_max"}; }),

@@ -103,6 +103,26 @@ TEST(TaskBuilder, TaskInfoTargetsTheOffersAgent) {
   EXPECT_EQ(named->name(), "greeting");
 }
 
+TEST(TaskBuilder, AnImageTaskNamesItsImageAndMayLeaveTheCommandToIt) {
+  RunOptions options;
+  options.image = "registry.local:5000/team/app:1.0";
+  auto task = build_task_info(options, an_offer(), {}, "app-0001");
+  ASSERT_TRUE(task) << task.error().what();
+  ASSERT_TRUE(task->has_container());
+  EXPECT_EQ(task->container().type(), v1::ContainerInfo::MESOS);
+  EXPECT_EQ(task->container().mesos().image().type(), v1::Image::DOCKER);
+  EXPECT_EQ(task->container().mesos().image().docker().name(), "registry.local:5000/team/app:1.0");
+  EXPECT_FALSE(task->command().shell());
+  EXPECT_FALSE(task->command().has_value()) << "the image's Entrypoint and Cmd run";
+  EXPECT_EQ(task->name(), "app:1.0");
+
+  options.command = {"/bin/cat", "/etc/os-release"};
+  auto with_command = build_task_info(options, an_offer(), {}, "cat-0002");
+  ASSERT_TRUE(with_command);
+  EXPECT_EQ(with_command->command().value(), "/bin/cat");
+  EXPECT_EQ(with_command->command().arguments_size(), 2);
+}
+
 TEST(TaskBuilder, LimitsAndLabelsGoIntoTheTaskInfo) {
   auto options = options_for({"/bin/true"});
   options.cpus_limit = "2";

@@ -25,13 +25,28 @@
 
 namespace berth::agent {
 
+// A container's root filesystem from an image: its unpacked layers under a
+// writable layer of the container's own (an overlay in the container's mount
+// namespace), and where and as whom the task runs in it.
+struct ContainerImage {
+  std::filesystem::path layers_dir;  // the image store's layers/
+  std::vector<std::string> layers;   // relative to layers_dir, top first
+  std::string cwd = "/";
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+};
+
 struct ContainerSpec {
   std::string container_id;
   std::filesystem::path container_dir;  // see paths.hpp
   std::vector<std::string> argv;
   std::vector<std::string> env;
   isolators::cgroups2::Limits limits;   // container_limits.hpp
+  std::optional<ContainerImage> image = {};  // empty: the host's filesystem
 };
+
+// Where the sandbox appears inside an image's root filesystem (Mesos's path).
+inline constexpr const char* kImageSandboxPath = "/mnt/mesos/sandbox";
 
 // How a container ended: the task's own status, and the limit its cgroup
 // hit, if one did (read before the cgroup is removed).

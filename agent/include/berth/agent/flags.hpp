@@ -23,6 +23,11 @@ struct Flags {
   std::uint64_t cgroups_cpu_period_us = 100'000;  // the period of cpu.max
   bool cgroups_limit_swap = false;          // memory.swap.max = 0: the memory limit covers swap too
   std::uint64_t container_pids_max = 0;     // pids.max of every container; 0: none
+  std::string image_store_dir;              // default: <work_dir>/images
+  std::string insecure_registries;          // comma-separated host[:port] spoken to over plain HTTP
+  std::string registry_ca_file;             // PEM of extra CAs for registries' TLS
+  std::string docker_config;                // Docker config.json with registry credentials
+  int image_pull_parallelism = 3;           // layers downloaded at once per pull
   std::string recover = "reconnect";        // reconnect | cleanup
   double registration_backoff_factor = 1.0; // seconds; doubled on each failed attempt, up to 60 s
   double heartbeat_interval = 15.0;         // seconds between HEARTBEAT calls to the master

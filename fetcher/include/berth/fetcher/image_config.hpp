@@ -14,16 +14,16 @@
 namespace berth::fetcher {
 
 struct ImageConfig {
-  std::string os;
-  std::string architecture;
-  std::string variant;
-  std::vector<std::string> entrypoint;
-  std::vector<std::string> cmd;
-  std::vector<std::string> env;  // KEY=VALUE
-  std::string working_dir;
-  std::string user;
-  std::vector<std::string> exposed_ports;  // "80/tcp"
-  std::vector<Digest> diff_ids;            // bottom layer first
+  std::string os = {};
+  std::string architecture = {};
+  std::string variant = {};
+  std::vector<std::string> entrypoint = {};
+  std::vector<std::string> cmd = {};
+  std::vector<std::string> env = {};  // KEY=VALUE
+  std::string working_dir = {};
+  std::string user = {};
+  std::vector<std::string> exposed_ports = {};  // "80/tcp"
+  std::vector<Digest> diff_ids = {};       // bottom layer first
 };
 
 // Errors name the field. Absent optional fields are empty; rootfs.diff_ids
