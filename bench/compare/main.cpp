@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   app.add_option("--iterations", options.iterations, "Launches per runtime")->capture_default_str();
   bool no_network = false;
   app.add_flag("--no-network", no_network, "No network namespace");
-  app.add_option("--runtimes", options.runtimes, "floor, berth-library, berth-library-pool, berth-runtime, runc, crun")->delimiter(',');
+  app.add_option("--runtimes", options.runtimes, "floor, berth-library, berth-library-pool, berth-library-overlay, berth-runtime, runc, crun")->delimiter(',');
   app.add_option("--throughput-seconds", options.throughput_seconds, "Seconds of the throughput run (0: skip)")
       ->capture_default_str();
   app.add_option("--concurrency", options.concurrency, "Containers in flight in the throughput run")
@@ -212,6 +212,13 @@ int main(int argc, char** argv) {
     if (name == "floor") {
       // No isolation at all: posix_spawn of the same busybox /bin/true, the floor every launcher stands on.
       runners.push_back(std::make_unique<CommandRunner>("floor (posix_spawn)", std::vector<std::string>{"/bin/busybox", "true"}));
+    } else if (name == "berth-library-overlay") {
+      // The rootfs as an image's: an overlay of the bundle's rootfs under a fresh upper directory.
+      auto created = LibraryRunner::create("berth (library, overlay rootfs)", bundle, cgroup, scratch / "state" / name,
+                                           nullptr, true);
+      if (!created) die(created.error().what());
+      libraries.push_back(created->get());
+      runners.push_back(std::move(*created));
     } else if (name == "berth-library" || name == "berth-library-pool") {
       launcher::NetworkNamespacePool* netns = nullptr;
       if (name == "berth-library-pool") {

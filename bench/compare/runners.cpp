@@ -68,12 +68,15 @@ LibraryRunner::LibraryRunner(std::string name, launcher::oci::Spec spec, fs::pat
 
 Result<std::unique_ptr<LibraryRunner>> LibraryRunner::create(std::string name, const fs::path& bundle,
                                                              const fs::path& cgroup_parent, const fs::path& scratch,
-                                                             launcher::NetworkNamespacePool* pool) {
+                                                             launcher::NetworkNamespacePool* pool, bool overlay) {
   BERTH_TRY(auto spec, launcher::oci::load_bundle(bundle));
   BERTH_TRY(auto clock, launcher::StepClock::create());
   fs::create_directories(scratch);
-  return std::unique_ptr<LibraryRunner>(
+  auto runner = std::unique_ptr<LibraryRunner>(
       new LibraryRunner(std::move(name), std::move(spec), cgroup_parent, scratch, std::move(clock), pool));
+  runner->overlay_ = overlay;
+  if (overlay) fs::create_directories(scratch / "mnt");
+  return runner;
 }
 
 Result<std::uint64_t> LibraryRunner::launch_once(int iteration) {
@@ -88,6 +91,17 @@ Result<std::uint64_t> LibraryRunner::launch_once(int iteration) {
   launcher::LaunchRequest request;
   request.container_id = "bench-" + std::to_string(iteration);
   request.spec = spec_;
+  auto upper = scratch_ / ("upper-" + std::to_string(iteration));
+  auto work = scratch_ / ("work-" + std::to_string(iteration));
+  if (overlay_) {
+    // The image's layer stays; each container gets its own writable layer.
+    if (::mkdir(upper.c_str(), 0755) != 0) return fail_sys("mkdir", upper);
+    if (::mkdir(work.c_str(), 0755) != 0) return fail_sys("mkdir", work);
+    fs::path rootfs = spec_.root.path;
+    request.spec.root.path = (scratch_ / "mnt").string();
+    request.overlay = launcher::OverlayRootfs{rootfs.parent_path(), {rootfs.filename().string()}, upper, work};
+  }
+  auto provisioned = monotonic_ns();
   request.stdout_path = "/dev/null";
   request.stderr_path = scratch_ / "stderr";
   request.runtime_dir = scratch_;
@@ -118,12 +132,18 @@ Result<std::uint64_t> LibraryRunner::launch_once(int iteration) {
   cgroup_fd.reset();
   if (::rmdir(cgroup.c_str()) != 0) return fail_sys("rmdir", cgroup);
   fs::remove(scratch_ / launcher::kExitStatusFile);
+  if (overlay_) {
+    std::error_code ignored;
+    fs::remove_all(upper, ignored);
+    fs::remove_all(work, ignored);
+  }
   teardowns_.push_back(monotonic_ns() - exited);
   if (status.signaled || status.code != 0 || !(noticed == status)) return fail("the task " + status.describe());
 
   auto clone_start = clock_.end_ns(launcher::kCloneStartRecord);
-  Phases phases{{"mkdir + open cgroup", cgroup_made - start},
-                {"validate + plan (parent)", clone_start - cgroup_made}};
+  Phases phases{{"mkdir + open cgroup", cgroup_made - start}};
+  if (overlay_) phases.emplace_back("mkdir upper + work", provisioned - cgroup_made);
+  phases.emplace_back("validate + plan (parent)", clone_start - provisioned);
   for (auto& phase : child_phases(clock_, clone_start)) phases.push_back(std::move(phase));
   auto exec_start = last_record(clock_);
   auto init_running = clock_.end_ns(launcher::kInitRunningRecord);

@@ -34,10 +34,13 @@ class LibraryRunner final : public Runner {
  public:
   // With a pool, the container joins a pooled network namespace instead of
   // creating one (a miss falls back to creating it).
+  // With `overlay`, the bundle's rootfs is the single lower layer of an
+  // overlay with a fresh upper directory per launch, as an image task's is.
   static Result<std::unique_ptr<LibraryRunner>> create(std::string name, const std::filesystem::path& bundle,
                                                        const std::filesystem::path& cgroup_parent,
                                                        const std::filesystem::path& scratch,
-                                                       launcher::NetworkNamespacePool* pool = nullptr);
+                                                       launcher::NetworkNamespacePool* pool = nullptr,
+                                                       bool overlay = false);
   const std::string& name() const override { return name_; }
   Result<std::uint64_t> launch_once(int iteration) override;
   const std::vector<Phases>& phases() const { return phases_; }
@@ -56,6 +59,7 @@ class LibraryRunner final : public Runner {
                 std::filesystem::path scratch, launcher::StepClock clock, launcher::NetworkNamespacePool* pool);
   std::string name_;
   launcher::NetworkNamespacePool* pool_;
+  bool overlay_ = false;
   launcher::oci::Spec spec_;
   std::filesystem::path cgroup_parent_;
   std::filesystem::path scratch_;
