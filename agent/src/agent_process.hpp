@@ -97,6 +97,9 @@ class AgentProcess {
   std::string containers_json();
   std::string metrics_text();
   asio::awaitable<void> serve_sandbox(http::Exchange& exchange);
+  std::string images_json() const;
+  asio::awaitable<void> prune_images(http::Exchange& exchange);
+  http::Response prune_response();
 
   asio::any_io_executor executor_;
   Flags flags_;
@@ -109,6 +112,7 @@ class AgentProcess {
   std::unique_ptr<fetcher::RegistryClient> registry_;
   std::unique_ptr<fetcher::Puller> puller_;
   std::unique_ptr<asio::thread_pool> pulls_;  // pulls block: they run here, off the event loop
+  int pulls_in_flight_ = 0;                    // a prune waits until none is
   StatusUpdateManager status_updates_;
   asio::steady_timer backoff_timer_;
   asio::steady_timer tick_timer_;

@@ -1,5 +1,6 @@
 // The agent's HTTP API: /state, /containers, /sandbox/<framework>/<task>/<file>,
-// POST /containers/<container_id>/limits, /health, /metrics, /version.
+// POST /containers/<container_id>/limits, /images, POST /images/prune,
+// /health, /metrics, /version.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -86,6 +87,65 @@ void AgentProcess::add_routes() {
   server_.route_prefix("/containers/", http::only(http::Verb::post, [this](http::Exchange& exchange) {
     return update_limits(exchange);
   }));
+  json_route("/images", [](AgentProcess* self) { return self->images_json(); });
+  server_.route("/images/prune", http::only(http::Verb::post, [this](http::Exchange& exchange) {
+    return prune_images(exchange);
+  }));
+}
+
+// GET /images: the images in the agent's store, and the space it takes.
+std::string AgentProcess::images_json() const {
+  json::array images;
+  auto records = images_->images();
+  if (records) {
+    for (const auto& record : *records) {
+      json::array layers;
+      for (const auto& layer : record.layers) layers.emplace_back(layer.str());
+      images.push_back(json::object{{"reference", record.reference},
+                                    {"manifest_digest", record.manifest_digest.str()},
+                                    {"config_digest", record.config_digest.str()},
+                                    {"layers", std::move(layers)},
+                                    {"size", record.size},
+                                    {"pulled_at", record.pulled_at}});
+    }
+  } else {
+    log::warn("Listing images: {}", records.error().what());
+  }
+  return json::serialize(json::object{{"images", std::move(images)},
+                                      {"disk_usage_bytes", images_->disk_usage().value_or(0)}});
+}
+
+// POST /images/prune: removes the layers and blobs no image record and no
+// running container uses. Refused while a pull is in flight, whose layers
+// are not yet any image's.
+asio::awaitable<void> AgentProcess::prune_images(http::Exchange& exchange) {
+  co_await exchange.respond(prune_response());
+}
+
+http::Response AgentProcess::prune_response() {
+  if (pulls_in_flight_ > 0) {
+    return http::error_response(http::Status::conflict,
+                                fmt::format("{} image pull(s) in progress; prune again when they are done",
+                                            pulls_in_flight_));
+  }
+  std::set<std::string> in_use;
+  for (const auto& [key, entry] : tasks_) {
+    if (!entry.image || is_terminal(entry.state)) continue;
+    for (const auto& layer : entry.image->record.layers) in_use.insert(layer.str());
+  }
+  auto pruned = images_->prune(in_use);
+  if (!pruned) return http::error_response(http::Status::internal_server_error, pruned.error().what());
+  log::info("Image store pruned: {} layers and {} blobs removed, {} bytes freed", pruned->layers_removed.size(),
+            pruned->blobs_removed.size(), pruned->bytes_freed);
+  json::array layers;
+  json::array blobs;
+  for (const auto& layer : pruned->layers_removed) layers.emplace_back(layer);
+  for (const auto& blob : pruned->blobs_removed) blobs.emplace_back(blob);
+  json::object body;
+  body["layers_removed"] = std::move(layers);
+  body["blobs_removed"] = std::move(blobs);
+  body["bytes_freed"] = pruned->bytes_freed;
+  return http::make_response(http::Status::ok, json::serialize(body), "application/json");
 }
 
 // POST /containers/<container_id>/limits with a JSON object of new limits

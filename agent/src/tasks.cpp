@@ -184,9 +184,11 @@ void AgentProcess::pull_then_launch(const TaskKey& key, const std::string& image
     return;
   }
   log::info("Task {} of framework {}: pulling {}", key.second, key.first, reference->str());
+  ++pulls_in_flight_;
   asio::post(*pulls_, [this, key, reference = *reference] {
     auto pulled = puller_->pull(reference);
     asio::post(executor_, [this, key, pulled = std::move(pulled)]() mutable {
+      --pulls_in_flight_;
       if (stopping_) return;
       auto it = tasks_.find(key);
       if (it == tasks_.end() || is_terminal(it->second.state)) return;

@@ -5,6 +5,7 @@
 
 #include "berth/common/flags.hpp"
 #include "berth/common/log.hpp"
+#include "images.hpp"
 #include "run.hpp"
 #include "run_options.hpp"
 
@@ -30,12 +31,18 @@ int berth_main(int argc, const char* const* argv) {
   CLI::App* run_command = app.add_subcommand(
       "run", "Run one command as a task and exit with its exit code: berth run [flags] -- COMMAND [ARGS...]");
   add_run_flags(*run_command, options);
+  ImagesOptions images_options;
+  CLI::App* images_command = add_images_command(app, images_options);
   flags::bind_env(app);
 
   auto split = split_at_double_dash(argc, argv);
   options.command = std::move(split.command);
   if (auto stop = flags::parse(app, static_cast<int>(split.flags.size()), split.flags.data())) {
     return *stop == 0 ? 0 : kExitUsage;
+  }
+  if (images_command->parsed()) {
+    init_logging("warn");
+    return images(images_options);
   }
   if (auto valid = validate(options); !valid) {
     std::cerr << "berth run: " << valid.error().what() << "\nRun with --help for more information.\n";

@@ -73,5 +73,33 @@ TEST_F(ImageTest, AnImageThatCannotBePulledFailsTheTaskWithTheReason) {
   EXPECT_NE(bad.err.find("UPPER/Case"), std::string::npos) << bad.err;
 }
 
+TEST_F(ImageTest, ImagesAreListedAndPruneRemovesOnlyWhatNothingUses) {
+  const auto& image = images_->busybox(ManifestFormat::docker);
+  auto ran = cluster_->run({"--image=" + image.reference(), "--", "/bin/true"}, 120s);
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  auto agent = "--agent=127.0.0.1:" + std::to_string(cluster_->agent_port());
+  auto listed = run({bin("berth").string(), "images", agent}, 30s);
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find(image.registry + "/busybox:docker"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find(image.manifest_digest.substr(0, 19)), std::string::npos) << listed.out;
+
+  // A layer no image names (as an interrupted pull of an image since deleted
+  // would leave), next to the busybox layer that an image names.
+  auto layers = cluster_->dir() / "agent" / "images" / "layers" / "sha256";
+  ASSERT_TRUE(std::filesystem::exists(layers)) << layers;
+  auto orphan = layers / std::string(64, 'e');
+  std::filesystem::create_directories(orphan / "etc");
+  auto pruned = run({bin("berth").string(), "images", "prune", agent}, 30s);
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.err;
+  EXPECT_NE(pruned.out.find("removed layer sha256:" + std::string(64, 'e')), std::string::npos) << pruned.out;
+  EXPECT_FALSE(std::filesystem::exists(orphan));
+  for (const auto& layer : image.layer_digests()) {
+    EXPECT_TRUE(std::filesystem::exists(layers / layer.substr(7))) << layer << " is the image's";
+  }
+  auto unreachable = run({bin("berth").string(), "images", "--agent=127.0.0.1:1"}, 30s);
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_NE(unreachable.err.find("127.0.0.1:1"), std::string::npos) << unreachable.err;
+}
+
 }  // namespace
 }  // namespace berth::testing
