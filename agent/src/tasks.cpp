@@ -27,29 +27,11 @@ std::vector<std::string> task_argv(const v1::CommandInfo& command) {
   return argv;
 }
 
-std::vector<std::string> task_env(const TaskEntry& entry, const std::string& agent_id, const fs::path& sandbox) {
-  std::map<std::string, std::string> env{
-      {"PATH", kDefaultPath},
-      {"HOME", sandbox.string()},
-      {"MESOS_SANDBOX", sandbox.string()},
-      {"MESOS_TASK_ID", entry.task.task_id().value()},
-      {"MESOS_FRAMEWORK_ID", entry.framework.id().value()},
-      {"MESOS_AGENT_ID", agent_id},
-      {"BERTH_CONTAINER_ID", entry.container_id},
-  };
-  for (const auto& variable : entry.task.command().environment().variables()) {
-    env[variable.name()] = variable.value();
-  }
-  std::vector<std::string> out;
-  for (const auto& [name, value] : env) out.push_back(name + "=" + value);
-  return out;
-}
-
-// What the agent adds to an image task's environment; the image's own
-// variables come first and the task's last (image_command merges them).
-std::vector<std::string> image_task_env(const TaskEntry& entry, const std::string& agent_id) {
+// The variables Mesos gives every task (with the sandbox where the task sees
+// it), then the task's own, which may replace them.
+std::vector<std::string> mesos_env(const TaskEntry& entry, const std::string& agent_id, const std::string& sandbox) {
   std::vector<std::string> out{
-      std::string("MESOS_SANDBOX=") + kImageSandboxPath,
+      "MESOS_SANDBOX=" + sandbox,
       "MESOS_TASK_ID=" + entry.task.task_id().value(),
       "MESOS_FRAMEWORK_ID=" + entry.framework.id().value(),
       "MESOS_AGENT_ID=" + agent_id,
@@ -58,6 +40,19 @@ std::vector<std::string> image_task_env(const TaskEntry& entry, const std::strin
   for (const auto& variable : entry.task.command().environment().variables()) {
     out.push_back(variable.name() + "=" + variable.value());
   }
+  return out;
+}
+
+// A task on the host's filesystem: a default PATH and the sandbox as HOME,
+// under the Mesos variables; later values win, and the result is sorted.
+std::vector<std::string> task_env(const TaskEntry& entry, const std::string& agent_id, const fs::path& sandbox) {
+  std::map<std::string, std::string> env{{"PATH", kDefaultPath}, {"HOME", sandbox.string()}};
+  for (const auto& variable : mesos_env(entry, agent_id, sandbox.string())) {
+    auto eq = variable.find('=');
+    env[variable.substr(0, eq)] = variable.substr(eq + 1);
+  }
+  std::vector<std::string> out;
+  for (const auto& [name, value] : env) out.push_back(name + "=" + value);
   return out;
 }
 
@@ -236,7 +231,8 @@ Result<ContainerProcess> AgentProcess::launch(TaskEntry& entry) {
   spec.container_dir = entry.container_dir;
   spec.limits = entry.limits;
   if (entry.image) {
-    auto env = image_task_env(entry, agent_id_);
+    // The image's variables first, then these (image_command merges them).
+    auto env = mesos_env(entry, agent_id_, kImageSandboxPath);
     BERTH_TRY(auto command, image_command(entry.task.command(), entry.image->config, env));
     if (std::ranges::none_of(command.env, [](const auto& v) { return v.starts_with("PATH="); })) {
       command.env.push_back(std::string("PATH=") + kDefaultPath);

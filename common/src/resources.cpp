@@ -10,6 +10,8 @@
 #include <cmath>
 #include <limits>
 
+#include "berth/common/text.hpp"
+
 namespace berth {
 namespace {
 
@@ -20,11 +22,7 @@ using Range = Resources::Range;
 // fixed-point sums far from int64 overflow.
 constexpr double kMaxScalar = 1e12;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
 // Mesos keeps three decimal digits (Value::Scalar); rounding here is what
 // makes 0.1 + 0.2 == 0.3.

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "berth/common/text.hpp"
 #include "berth/fetcher/reference.hpp"
 
 namespace berth::fetcher {
@@ -16,11 +17,7 @@ namespace {
 
 namespace json = boost::json;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using text::ascii_lower;
 
 bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
@@ -50,12 +47,12 @@ Result<std::string> quoted_string(std::string_view text, std::size_t& i) {
 std::string key_host(std::string_view key) {
   if (auto scheme = key.find("://"); scheme != std::string_view::npos) key.remove_prefix(scheme + 3);
   key = key.substr(0, key.find('/'));
-  return lower(key);
+  return ascii_lower(key);
 }
 
 bool names_registry(std::string_view key, std::string_view registry) {
   auto host = key_host(key);
-  auto wanted = lower(registry);
+  auto wanted = ascii_lower(registry);
   if (host == wanted) return true;
   // Docker Hub goes by several names.
   auto is_hub = [](std::string_view h) {
@@ -77,7 +74,7 @@ Result<AuthChallenge> parse_auth_challenge(std::string_view header) {
     skip_spaces(header, i);
     std::size_t start = i;
     while (i < header.size() && is_token_char(header[i])) ++i;
-    auto scheme = lower(header.substr(start, i - start));
+    auto scheme = ascii_lower(header.substr(start, i - start));
     AuthChallenge challenge;
     if (scheme == "bearer") {
       challenge.scheme = AuthChallenge::Scheme::bearer;
@@ -95,7 +92,7 @@ Result<AuthChallenge> parse_auth_challenge(std::string_view header) {
       std::size_t name_start = i;
       while (i < header.size() && is_token_char(header[i])) ++i;
       if (i == name_start) return fail(fmt::format("unexpected '{}' at offset {}", header[i], i));
-      auto name = lower(header.substr(name_start, i - name_start));
+      auto name = ascii_lower(header.substr(name_start, i - name_start));
       skip_spaces(header, i);
       // "Basic realm=..., Bearer ..." : a second challenge begins; the first is enough.
       if (i >= header.size() || header[i] != '=') break;

@@ -13,23 +13,15 @@
 #include <thread>
 
 #include "berth/common/log.hpp"
+#include "berth/common/text.hpp"
 
 namespace berth::fetcher {
 namespace {
 
 constexpr std::size_t kMaxErrorBody = 64 << 10;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return text;
-}
+using text::ascii_lower;
+using text::trim;
 
 struct CurlHandleFree {
   void operator()(CURL* curl) const { ::curl_easy_cleanup(curl); }
@@ -82,7 +74,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     auto space = line.find(' ');
     response->status = space == std::string_view::npos ? 0 : std::atol(std::string(line.substr(space + 1, 3)).c_str());
   } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-    response->headers[lower(trim(line.substr(0, colon)))] = std::string(trim(line.substr(colon + 1)));
+    response->headers[ascii_lower(trim(line.substr(0, colon)))] = std::string(trim(line.substr(colon + 1)));
   }
   return size * count;
 }
@@ -218,12 +210,11 @@ struct RegistryClient::Impl {
   }
 
   // perform(), again after a backoff while the failure is transient.
-  Response perform_retrying(const Request& request) {
+  void perform_retrying(const Request& request, Response& response) {
     auto backoff = options.backoff;
     for (int attempt = 1;; ++attempt) {
-      Response response;
       perform(request, response);
-      if (!transient(response) || response.sink_error || attempt >= options.attempts) return response;
+      if (!transient(response) || response.sink_error || attempt >= options.attempts) return;
       ++retries;
       log::info("Registry request {} failed ({}); retrying in {} ms", request.url, describe(response), backoff.count());
       std::this_thread::sleep_for(backoff);
@@ -285,7 +276,8 @@ struct RegistryClient::Impl {
     std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&") + "scope=" + escape(scope);
     if (auto service = challenge.param("service"); !service.empty()) url += "&service=" + escape(service);
     Request request{.url = url, .headers = {"Accept: application/json"}, .basic = creds};
-    auto response = perform_retrying(request);
+    Response response;
+    perform_retrying(request, response);
     if (response.curl_code != CURLE_OK || response.status != 200) {
       return fail(fmt::format("token server {} for {}: {}{}", realm, scope, describe(response),
                               response.status == 401 && !creds ? " (no credentials for this registry)" : ""));
@@ -294,18 +286,25 @@ struct RegistryClient::Impl {
     return with_context(token_from_response(response.body), "token server " + realm);
   }
 
-  // A request to the registry, authenticated as its 401 asks (once).
-  Response authorized(const ImageReference& reference, Request request, Result<void>& auth_error) {
+  // Whether a request is sent again after a transient failure, or left to
+  // its caller (a blob download resumes where it broke off).
+  enum class Retry { transient, none };
+
+  // A request to the registry, authenticated as its 401 asks (once), into
+  // `response`, which a body callback may watch; an error when answering
+  // the challenge failed.
+  Result<void> authorized(const ImageReference& reference, Request request, Response& response, Retry retry) {
     auto base_headers = request.headers;
     for (int round = 0;; ++round) {
       request.headers = base_headers;
       if (auto header = cached_authorization(reference)) request.headers.push_back("Authorization: " + *header);
-      auto response = perform_retrying(request);
-      if (response.status != 401 || round > 0) return response;
-      if (auto authenticated = authenticate(reference, response); !authenticated) {
-        auth_error = std::move(authenticated);
-        return response;
+      if (retry == Retry::transient) {
+        perform_retrying(request, response);
+      } else {
+        perform(request, response);
       }
+      if (response.status != 401 || round > 0) return {};
+      BERTH_TRY_VOID(authenticate(reference, response));
     }
   }
 
@@ -314,10 +313,9 @@ struct RegistryClient::Impl {
     Request request{.url = registry_url(options, reference, "manifests", ref),
                     .headers = {"Accept: " + manifest_accept_header()},
                     .max_body = options.max_manifest_bytes};
-    Result<void> auth_error;
-    auto response = authorized(reference, request, auth_error);
     auto what = fmt::format("manifest {}:{} from {}", reference.repository, ref, reference.registry);
-    if (!auth_error) return fail(std::move(auth_error).error().context(what));
+    Response response;
+    BERTH_TRY_VOID(with_context(authorized(reference, request, response, Retry::transient), what));
     if (response.body_too_large) {
       return fail(fmt::format("{}: larger than {} bytes", what, options.max_manifest_bytes));
     }
@@ -327,8 +325,6 @@ struct RegistryClient::Impl {
     }
     FetchedManifest fetched;
     fetched.body = std::move(response.body);
-    auto content_type = response.header("content-type");
-    fetched.media_type = std::string(trim(std::string_view(content_type).substr(0, content_type.find(';'))));
     auto announced = response.header("docker-content-digest");
     std::optional<Digest> check = expected;
     if (!check && !announced.empty()) {
@@ -341,7 +337,8 @@ struct RegistryClient::Impl {
     if (check && fetched.digest != *check) {
       return fail(fmt::format("{}: content has digest {}, expected {}", what, fetched.digest.str(), check->str()));
     }
-    BERTH_TRY(fetched.parsed, with_context(parse_manifest(fetched.media_type, fetched.body), what));
+    // parse_manifest reads the Content-Type, parameters and all, with the document's own mediaType.
+    BERTH_TRY(fetched.parsed, with_context(parse_manifest(response.header("content-type"), fetched.body), what));
     if (fetched.parsed.image) fetched.media_type = fetched.parsed.image->media_type;
     if (fetched.parsed.index) fetched.media_type = fetched.parsed.index->media_type;
     return fetched;
@@ -376,15 +373,8 @@ struct RegistryClient::Impl {
         delivered += chunk.size();
         return sink(chunk);
       };
-      auto base_headers = request.headers;
-      for (int round = 0;; ++round) {
-        request.headers = base_headers;
-        if (auto header = cached_authorization(reference)) request.headers.push_back("Authorization: " + *header);
-        first_chunk = true;
-        perform(request, response);
-        if (response.status != 401 || round > 0) break;
-        BERTH_TRY_VOID(with_context(authenticate(reference, response), what));
-      }
+      // A refused first round (401) delivers no body here: first_chunk waits for the blob's.
+      BERTH_TRY_VOID(with_context(authorized(reference, request, response, Retry::none), what));
       if (response.sink_error) return fail(std::move(*response.sink_error).context(what));
       if (response.curl_code == CURLE_OK && response.streamed_status()) break;
       bool broken_off = response.curl_code != CURLE_OK && response.streamed_status();

@@ -55,7 +55,7 @@ struct RegistryOptions {
 };
 
 struct FetchedManifest {
-  std::string media_type;  // the Content-Type, without parameters
+  std::string media_type;  // of the manifest or index, as parse_manifest settled it
   std::string body;
   Digest digest;           // of `body`, checked against the reference and Docker-Content-Digest
   ParsedManifest parsed;
