@@ -135,16 +135,21 @@ Resources MasterProcess::task_resources(const FrameworkRecord& framework) const 
   return sum;
 }
 
+// Only between parties whose event streams are open: a (re)subscribing
+// framework or (re)registering agent is connected before its new stream is
+// (the response head is still being written), and an offer sent into that
+// gap would be lost while its resources stayed offered.
 void MasterProcess::allocate() {
   auto now = Clock::now();
+  auto open = [](const std::shared_ptr<http::Stream>& stream) { return stream && stream->is_open(); };
   std::vector<AgentAvailable> available;
   for (auto& [id, agent] : agents_) {
-    if (!agent.connected) continue;
+    if (!agent.connected || !open(agent.stream)) continue;
     available.push_back({id, agent.total - agent.used - agent.offered});
   }
   std::vector<AllocationCandidate> candidates;
   for (auto& [id, framework] : frameworks_) {
-    if (!framework.connected || framework.suppressed) continue;
+    if (!framework.connected || !open(framework.stream) || framework.suppressed) continue;
     AllocationCandidate candidate{id, task_resources(framework) + framework.offered, {}};
     for (auto& [agent_id, until] : framework.declined_until) {
       if (until > now) candidate.filtered_agents.insert(agent_id);
