@@ -1,6 +1,7 @@
 // The puller against a real registry (Debian's docker-registry on loopback)
 // serving images built offline with umoci and skopeo: every manifest format,
-// platform selection, layer sharing, authentication, TLS, and what happens
+// platform selection, layer sharing, authentication, TLS, blobs redirected to
+// storage on another host, and what happens
 // when the registry lies or goes away. The unpacked layers are checked by
 // mounting them as the overlay a container gets and comparing its files with
 // what the image holds.
@@ -17,6 +18,8 @@
 #include <gtest/gtest.h>
 
 #include "berth/fetcher/puller.hpp"
+#include "overlay_rootfs.hpp"
+#include "support/blob_storage_server.hpp"
 #include "support/registry.hpp"
 #include "support/registry_fault_proxy.hpp"
 #include "support/root.hpp"
@@ -40,40 +43,6 @@ ImageReference reference_of(const std::string& text) {
   auto parsed = parse_image_reference(text);
   EXPECT_TRUE(parsed.has_value()) << text;
   return parsed.value_or(ImageReference{});
-}
-
-// The differences between the image's files and the overlay of `layers`
-// (bottom first) as a container would see it, mounted read-only in a child
-// in a mount namespace of its own.
-std::vector<std::string> rootfs_differences(const std::vector<fs::path>& layers,
-                                            const berth::testing::ExpectedRootfs& expected, const fs::path& scratch) {
-  std::string lower;
-  for (auto it = layers.rbegin(); it != layers.rend(); ++it) lower += (lower.empty() ? "" : ":") + it->string();
-  auto mountpoint = scratch / "rootfs";
-  auto report = scratch / "differences";
-  fs::create_directories(mountpoint);
-  pid_t child = ::fork();
-  if (child == 0) {
-    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(2);
-    // A single layer cannot be an overlay of one lowerdir on old kernels: bind it.
-    int mounted = layers.size() == 1
-                      ? ::mount(layers[0].c_str(), mountpoint.c_str(), nullptr, MS_BIND, nullptr)
-                      : ::mount("overlay", mountpoint.c_str(), "overlay", MS_RDONLY, ("lowerdir=" + lower).c_str());
-    if (mounted != 0) _exit(3);
-    std::ofstream out(report);
-    for (const auto& line : berth::testing::compare_rootfs(mountpoint, expected)) out << line << "\n";
-    out.close();
-    _exit(0);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return {"could not mount the layers (child status " + std::to_string(status) + ")"};
-  }
-  std::vector<std::string> lines;
-  std::ifstream in(report);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
 }
 
 class PullerTest : public ::testing::Test {
@@ -118,7 +87,7 @@ class PullerTest : public ::testing::Test {
     std::ranges::sort(ports);
     std::ranges::sort(expected_ports);
     EXPECT_EQ(ports, expected_ports);
-    auto differences = rootfs_differences(pulled.layer_dirs, image.rootfs, dir_.path());
+    auto differences = berth::testing::rootfs_differences(pulled.layer_dirs, image.rootfs, dir_.path());
     EXPECT_TRUE(differences.empty()) << ::testing::PrintToString(differences);
     auto record = store_->image(pulled.record.reference);
     ASSERT_TRUE(record.has_value() && record->has_value());
@@ -302,6 +271,45 @@ TEST_F(PullerTest, BearerTokensAreFetchedAndCredentialsSentWhenTheTokenServerWan
   Puller login_puller(*store_, *with_login);
   auto allowed = login_puller.pull(reference_of(private_image.reference()));
   ASSERT_TRUE(allowed.has_value()) << allowed.error().what();
+}
+
+// As registries backed by object storage do: every blob download is a 307 to
+// another host, which must get the blob requests but not the registry's token.
+TEST_F(PullerTest, BlobsRedirectedToStorageElsewhereArriveWithoutTheAuthorizationHeader) {
+  TestRegistry registry({.auth = RegistryAuth::token});
+  TestImages images(registry);
+  const auto& image = images.layered(ManifestFormat::oci);
+  berth::testing::RegistryFaultProxy proxy(registry.port());
+  berth::testing::BlobStorageServer storage([&](std::string_view digest) { return registry.blob_data_path(digest); });
+  proxy.redirect_blob_downloads(storage.url());
+  auto via_proxy = reference_of(proxy.address() + "/" + image.repository + ":" + image.tag);
+
+  RegistryOptions options{.insecure_registries = {proxy.address()}, .backoff = std::chrono::milliseconds(20)};
+  auto client = RegistryClient::create(options);
+  ASSERT_TRUE(client.has_value()) << client.error().what();
+  auto pulled = Puller(*store_, **client).pull(via_proxy);
+  ASSERT_TRUE(pulled.has_value()) << pulled.error().what();
+  EXPECT_GE((*client)->stats().tokens_fetched, 1u);
+  EXPECT_EQ(pulled->stats.layers_fetched, static_cast<int>(image.layers.size()));
+  for (const auto& layer : image.layers) EXPECT_TRUE(store_->has_layer(*parse_digest(layer.digest))) << layer.digest;
+  expect_pulled(*pulled, image);  // digests, config and the unpacked files
+  expect_nothing_partial();
+
+  // The config and every layer came from the storage, each asked for with the
+  // registry's token (so there was one to leak), none arriving with it.
+  std::vector<std::string> expected = image.layer_digests();
+  expected.push_back(image.config_digest);
+  std::vector<std::string> fetched;
+  for (const auto& request : storage.requests()) {
+    EXPECT_FALSE(request.authorization) << request.method << " " << request.target << " carried Authorization";
+    EXPECT_NE(request.target.find("X-Amz-Signature="), std::string::npos) << request.target;
+    fetched.push_back(request.digest);
+  }
+  std::ranges::sort(expected);
+  std::ranges::sort(fetched);
+  EXPECT_EQ(fetched, expected);
+  EXPECT_EQ(proxy.redirects_sent(), static_cast<int>(expected.size()));
+  EXPECT_EQ(proxy.redirected_with_authorization(), proxy.redirects_sent());
 }
 
 TEST_F(PullerTest, TlsWithATestCaAndBasicAuth) {

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "support/blob_storage_server.hpp"
 #include "support/process.hpp"
 #include "support/registry.hpp"
 #include "support/registry_fault_proxy.hpp"
@@ -217,6 +218,47 @@ TEST(RegistryHarness, FaultProxyCutsFailsAndSlowsBlobDownloads) {
   EXPECT_EQ(download().out, "200");
   auto expected = std::chrono::milliseconds(layer.size * 1000 / (4 << 20));
   EXPECT_GE(std::chrono::steady_clock::now() - started, expected * 9 / 10);
+}
+
+TEST(RegistryHarness, FaultProxyRedirectsBlobDownloadsToStorageThatSeesAnyAuthorization) {
+  BERTH_REQUIRE_ROOT();
+  TestRegistry registry;
+  TestImages images(registry);
+  auto layer = images.busybox(ManifestFormat::oci).layers.at(0);
+  RegistryFaultProxy proxy(registry.port());
+  BlobStorageServer storage([&](std::string_view digest) { return registry.blob_data_path(digest); });
+  proxy.redirect_blob_downloads(storage.url());
+  TempDir scratch;
+  auto blob_url = "http://" + proxy.address() + "/v2/busybox/blobs/" + layer.digest;
+  auto download = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"-L", "-o", (scratch / "blob").string(), "-w", "%{http_code} %{num_redirects}",
+                                  "-H", "Authorization: Bearer berth-test-token"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(blob_url);
+    return curl(args);
+  };
+
+  // curl drops the header on the way to another host; with --location-trusted it leaks it, and the storage tells.
+  auto careful = download({});
+  EXPECT_EQ(careful.out, "200 1") << careful.err;
+  EXPECT_EQ(sha256_of_file(scratch / "blob"), layer.digest);
+  auto leaky = download({"--location-trusted"});
+  EXPECT_EQ(leaky.out, "200 1") << leaky.err;
+  auto resumed = download({"-r", "1000-"});
+  EXPECT_EQ(resumed.out, "206 1") << resumed.err;
+  EXPECT_EQ(fs::file_size(scratch / "blob"), layer.size - 1000);
+
+  auto requests = storage.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_FALSE(requests[0].authorization);
+  EXPECT_TRUE(requests[1].authorization);
+  EXPECT_EQ(requests[0].digest, layer.digest);
+  EXPECT_THAT(requests[0].target, HasSubstr("X-Amz-Signature="));
+  EXPECT_EQ(proxy.redirects_sent(), 3);
+  EXPECT_EQ(proxy.redirected_with_authorization(), 3);
+
+  proxy.clear_faults();
+  EXPECT_EQ(download({}).out, "200 0") << "no longer redirected";
 }
 
 // One registry with every test image, shared by the tests that only read it.

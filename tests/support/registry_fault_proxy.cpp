@@ -1,12 +1,11 @@
 #include "support/registry_fault_proxy.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <stdexcept>
 #include <string_view>
@@ -14,41 +13,6 @@
 namespace berth::testing {
 
 namespace {
-
-int listen_loopback(std::uint16_t& port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 64) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("registry harness: fault proxy cannot listen");
-  }
-  port = ntohs(addr.sin_port);
-  return fd;
-}
-
-int connect_loopback(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
-  if (fd >= 0) ::close(fd);
-  return -1;
-}
-
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    auto sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (sent <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(sent));
-  }
-  return true;
-}
 
 std::string reason(int status) {
   switch (status) {
@@ -59,6 +23,13 @@ std::string reason(int status) {
     case 503: return "Service Unavailable";
     default: return "Injected Fault";
   }
+}
+
+// Whether a request head (request line and headers) has an Authorization header.
+bool has_authorization(std::string_view head) {
+  std::string lower(head);
+  std::ranges::transform(lower, lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower.find("\r\nauthorization:") != std::string::npos;
 }
 
 }  // namespace
@@ -78,7 +49,7 @@ class RegistryFaultProxy::Relay {
   void run() {
     char buffer[16384];
     while (true) {
-      pollfd fds[3] = {{client_, POLLIN, 0}, {upstream_, POLLIN, 0}, {proxy_.wake_, POLLIN, 0}};
+      pollfd fds[3] = {{client_, POLLIN, 0}, {upstream_, POLLIN, 0}, {proxy_.server_->wake_fd(), POLLIN, 0}};
       if (::poll(fds, 3, -1) < 0) return;
       if (fds[2].revents) return;
       if (fds[0].revents) {
@@ -99,7 +70,7 @@ class RegistryFaultProxy::Relay {
     while (true) {
       auto end = head_.find("\r\n\r\n");
       if (end == std::string::npos) break;
-      bool go_on = request_started(std::string_view(head_).substr(0, head_.find("\r\n")));
+      bool go_on = request_started(std::string_view(head_).substr(0, end));
       head_.erase(0, end + 4);
       if (!go_on) return false;
     }
@@ -108,18 +79,34 @@ class RegistryFaultProxy::Relay {
     return send_all(upstream_, data);
   }
 
-  bool request_started(std::string_view request_line) {
+  // `head` is the request line and headers, without the blank line ending them.
+  bool request_started(std::string_view head) {
     armed_ = {};
+    auto request_line = head.substr(0, head.find("\r\n"));
     if (!request_line.starts_with("GET /v2/") || request_line.find("/blobs/") == std::string_view::npos) return true;
     ++proxy_.blob_downloads_;
     armed_ = proxy_.take_fault();
     header_.clear();
     header_done_ = false;
     body_seen_ = 0;
+    if (armed_.fault == Fault::none) {
+      if (auto base = proxy_.redirect_base(); !base.empty()) return redirect(base, request_line, head);
+    }
     if (armed_.fault != Fault::status) return true;
     ++proxy_.faults_injected_;
     send_all(client_, "HTTP/1.1 " + std::to_string(armed_.status) + " " + reason(armed_.status) +
                           "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    return false;
+  }
+
+  // Answers the blob GET with a 307 to the storage; the registry never sees it.
+  bool redirect(const std::string& base, std::string_view request_line, std::string_view head) {
+    auto target = request_line.substr(4, request_line.rfind(' ') - 4);
+    ++proxy_.redirects_;
+    if (has_authorization(head)) ++proxy_.redirected_with_authorization_;
+    send_all(client_, "HTTP/1.1 307 Temporary Redirect\r\nLocation: " + base + std::string(target) +
+                          "?X-Amz-Expires=300&X-Amz-Signature=berth-test\r\nContent-Length: 0\r\n"
+                          "Connection: close\r\n\r\n");
     return false;
   }
 
@@ -156,7 +143,7 @@ class RegistryFaultProxy::Relay {
     auto due = pace_start_ + std::chrono::microseconds(paced_bytes_ * 1'000'000 / rate);
     if (due <= now) return true;
     auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - now);
-    pollfd wake{proxy_.wake_, POLLIN, 0};
+    pollfd wake{proxy_.server_->wake_fd(), POLLIN, 0};
     return ::poll(&wake, 1, static_cast<int>(wait.count())) == 0;
   }
 
@@ -173,38 +160,22 @@ class RegistryFaultProxy::Relay {
 };
 
 RegistryFaultProxy::RegistryFaultProxy(std::uint16_t upstream_port) : upstream_port_(upstream_port) {
-  listener_ = listen_loopback(port_);
-  wake_ = ::eventfd(0, EFD_CLOEXEC);
-  acceptor_ = std::thread([this] { accept_loop(); });
+  int listener = listen_tcp("127.0.0.1", port_, "fault proxy");
+  server_ = std::make_unique<ThreadPerConnection>(listener, [this](int client) { relay(client); });
 }
 
-RegistryFaultProxy::~RegistryFaultProxy() {
-  std::uint64_t one = 1;
-  [[maybe_unused]] auto written = ::write(wake_, &one, sizeof one);
-  acceptor_.join();
-  for (auto& relay : relays_) relay.join();
-  ::close(listener_);
-  ::close(wake_);
-}
+RegistryFaultProxy::~RegistryFaultProxy() = default;
 
 std::string RegistryFaultProxy::address() const { return "127.0.0.1:" + std::to_string(port_); }
 
-void RegistryFaultProxy::accept_loop() {
-  while (true) {
-    pollfd fds[2] = {{listener_, POLLIN, 0}, {wake_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0 || fds[1].revents) return;
-    int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
-    ++connections_;
-    int upstream = connect_loopback(upstream_port_);
-    if (upstream < 0) {  // the registry is down: so is the proxy, as far as the client can tell
-      ::close(client);
-      continue;
-    }
-    auto relay = std::make_shared<Relay>(*this, client, upstream);
-    std::lock_guard lock(mutex_);
-    relays_.emplace_back([relay] { relay->run(); });
+void RegistryFaultProxy::relay(int client) {
+  ++connections_;
+  int upstream = connect_loopback(upstream_port_);
+  if (upstream < 0) {  // the registry is down: so is the proxy, as far as the client can tell
+    ::close(client);
+    return;
   }
+  Relay(*this, client, upstream).run();
 }
 
 RegistryFaultProxy::Armed RegistryFaultProxy::take_fault() {
@@ -228,10 +199,21 @@ void RegistryFaultProxy::fail_blob_downloads(int status, int times) {
   fault_times_ = times;
 }
 
+void RegistryFaultProxy::redirect_blob_downloads(std::string base_url) {
+  std::lock_guard lock(mutex_);
+  redirect_base_ = std::move(base_url);
+}
+
+std::string RegistryFaultProxy::redirect_base() {
+  std::lock_guard lock(mutex_);
+  return redirect_base_;
+}
+
 void RegistryFaultProxy::clear_faults() {
   std::lock_guard lock(mutex_);
   fault_ = Fault::none;
   fault_times_ = 0;
+  redirect_base_.clear();
 }
 
 }  // namespace berth::testing
