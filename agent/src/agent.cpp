@@ -77,9 +77,13 @@ Result<void> AgentProcess::start() {
   raise_open_files_limit();
   fs::path image_store = flags_.image_store_dir.empty() ? work_dir_ / "images" : fs::path(flags_.image_store_dir);
   BERTH_TRY(images_, with_context(fetcher::ImageStore::open(image_store), "--image_store_dir"));
+  BERTH_TRY(docker_registry_, parse_docker_registry_flag(flags_.docker_registry));
   fetcher::RegistryOptions registry{.ca_file = flags_.registry_ca_file, .docker_config = flags_.docker_config};
   for (auto part : std::views::split(std::string_view(flags_.insecure_registries), ',')) {
     if (auto name = std::string(part.begin(), part.end()); !name.empty()) registry.insecure_registries.push_back(name);
+  }
+  if (const auto* mirror = std::get_if<DefaultRegistry>(&docker_registry_); mirror && mirror->insecure) {
+    registry.insecure_registries.push_back(mirror->host);
   }
   BERTH_TRY(registry_, with_context(fetcher::RegistryClient::create(registry), "--registry_ca_file"));
   puller_ = std::make_unique<fetcher::Puller>(*images_, *registry_,

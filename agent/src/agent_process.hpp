@@ -4,6 +4,7 @@
 // and recovering tasks), http_api.cpp (/state, /sandbox, /metrics).
 
 #include <boost/asio.hpp>
+#include <boost/json.hpp>
 
 #include <deque>
 #include <filesystem>
@@ -16,6 +17,8 @@
 #include "berth/agent.pb.h"
 #include "berth/agent/container_limits.hpp"
 #include "berth/agent/containerizer.hpp"
+#include "berth/agent/image_location.hpp"
+#include "berth/agent/task_image.hpp"
 #include "berth/agent/task_outcome.hpp"
 #include "berth/agent/flags.hpp"
 #include "berth/agent/status_updates.hpp"
@@ -69,7 +72,7 @@ class AgentProcess {
   void recover_container(const fs::path& dir, std::vector<std::string>& known);
   void run_task(const v1::FrameworkInfo& framework, const v1::TaskInfo& task);
   Result<ContainerProcess> launch(TaskEntry& entry);
-  void pull_then_launch(const TaskKey& key, const std::string& image);
+  void pull_then_launch(const TaskKey& key, const TaskImage& image);
   void launched_or_failed(TaskEntry& entry, Result<ContainerProcess> launched);
   Result<ContainerImage> container_image(const fetcher::PulledImage& image, const std::string& user) const;
   asio::awaitable<void> supervise(TaskKey key);
@@ -98,6 +101,7 @@ class AgentProcess {
   std::string metrics_text();
   asio::awaitable<void> serve_sandbox(http::Exchange& exchange);
   std::string images_json() const;
+  static boost::json::object image_json(const fetcher::PulledImage& image);
   asio::awaitable<void> prune_images(http::Exchange& exchange);
   http::Response prune_response();
 
@@ -111,6 +115,7 @@ class AgentProcess {
   std::optional<fetcher::ImageStore> images_;
   std::unique_ptr<fetcher::RegistryClient> registry_;
   std::unique_ptr<fetcher::Puller> puller_;
+  DockerRegistryFlag docker_registry_;
   std::unique_ptr<asio::thread_pool> pulls_;  // pulls block: they run here, off the event loop
   int pulls_in_flight_ = 0;                    // a prune waits until none is
   StatusUpdateManager status_updates_;

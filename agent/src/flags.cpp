@@ -41,6 +41,11 @@ void add_flags(CLI::App& app, Flags& flags) {
       ->capture_default_str();
   app.add_option("--image_store_dir", flags.image_store_dir,
                  "Where pulled images (verified blobs and unpacked layers) are kept (default: <work_dir>/images)");
+  app.add_option("--docker_registry", flags.docker_registry,
+                 "Where images named without a registry come from: a registry (host[:port], https://host[:port], "
+                 "or http://host[:port] for plain HTTP; default Docker Hub), or an absolute directory of "
+                 "`docker save` archives named <repository>:<tag>.tar, which also holds the only local images "
+                 "(oci:, oci-archive:, docker-archive:) tasks may name");
   app.add_option("--insecure_registries", flags.insecure_registries,
                  "Comma-separated host[:port] of registries reached over plain HTTP");
   app.add_option("--registry_ca_file", flags.registry_ca_file,

@@ -134,6 +134,10 @@ http::Response AgentProcess::prune_response() {
     for (const auto& layer : entry.image->record.layers) in_use.insert(layer.str());
   }
   auto pruned = images_->prune(in_use);
+  if (!pruned && pruned.error().code() == EBUSY) {
+    // A pull by another process sharing the store (berth pull, another agent).
+    return http::error_response(http::Status::conflict, pruned.error().what());
+  }
   if (!pruned) return http::error_response(http::Status::internal_server_error, pruned.error().what());
   log::info("Image store pruned: {} layers and {} blobs removed, {} bytes freed", pruned->layers_removed.size(),
             pruned->blobs_removed.size(), pruned->bytes_freed);
@@ -223,6 +227,16 @@ asio::awaitable<void> AgentProcess::serve_sandbox(http::Exchange& exchange) {
   co_await exchange.respond(std::move(response));
 }
 
+// The image a task runs from. Its ExposedPorts are shown, not acted on: as
+// in Mesos, ports come from the task's port resources and mappings.
+json::object AgentProcess::image_json(const fetcher::PulledImage& image) {
+  json::array ports;
+  for (const auto& port : image.config.exposed_ports) ports.emplace_back(port);
+  return json::object{{"reference", image.record.reference},
+                      {"manifest_digest", image.record.manifest_digest.str()},
+                      {"exposed_ports", std::move(ports)}};
+}
+
 std::string AgentProcess::state_json() const {
   json::object state;
   state["id"] = agent_id_;
@@ -240,7 +254,7 @@ std::string AgentProcess::state_json() const {
   for (const auto& [key, entry] : tasks_) {
     auto resources = Resources::from_proto(entry.task.resources()).value_or(Resources{});
     if (!is_terminal(entry.state)) used += resources;
-    tasks_by_framework[key.first].push_back(json::object{
+    auto& task = tasks_by_framework[key.first].emplace_back(json::object{
         {"id", key.second},
         {"name", entry.task.name()},
         {"framework_id", key.first},
@@ -250,7 +264,8 @@ std::string AgentProcess::state_json() const {
         {"sandbox", (entry.container_dir / "sandbox").string()},
         {"cgroup", containerizer_->cgroup(entry.container_id)},
         {"limits", limits_json(entry.limits)},
-        {"resources", resources_json(resources)}});
+        {"resources", resources_json(resources)}}).as_object();
+    if (entry.image) task["image"] = image_json(*entry.image);
   }
   for (auto& [framework_id, tasks] : tasks_by_framework) {
     frameworks.push_back(json::object{{"id", framework_id}, {"tasks", std::move(tasks)}});

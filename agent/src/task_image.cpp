@@ -41,20 +41,20 @@ std::optional<std::vector<std::string>> entry_named(const std::string& text, std
 
 }  // namespace
 
-Result<std::optional<std::string>> task_image(const v1::TaskInfo& task) {
-  if (!task.has_container()) return std::optional<std::string>{};
+Result<std::optional<TaskImage>> task_image(const v1::TaskInfo& task) {
+  if (!task.has_container()) return std::optional<TaskImage>{};
   const auto& container = task.container();
   if (container.type() == v1::ContainerInfo::DOCKER) {
     if (!container.has_docker() || container.docker().image().empty()) {
       return fail("container: type DOCKER needs docker.image");
     }
-    return std::optional(container.docker().image());
+    return std::optional(TaskImage{container.docker().image(), container.docker().force_pull_image()});
   }
-  if (!container.has_mesos() || !container.mesos().has_image()) return std::optional<std::string>{};
+  if (!container.has_mesos() || !container.mesos().has_image()) return std::optional<TaskImage>{};
   const auto& image = container.mesos().image();
   if (image.type() != v1::Image::DOCKER) return fail("container.mesos.image: only DOCKER images are supported");
   if (!image.has_docker() || image.docker().name().empty()) return fail("container.mesos.image: docker.name is empty");
-  return std::optional(image.docker().name());
+  return std::optional(TaskImage{image.docker().name(), !image.cached()});
 }
 
 Result<ImageCommand> image_command(const v1::CommandInfo& command, const fetcher::ImageConfig& config,

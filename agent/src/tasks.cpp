@@ -160,7 +160,7 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
     update(entry, v1::TASK_ERROR, "Invalid task: " + image.error().what(), v1::TaskStatus::REASON_TASK_INVALID);
     return;
   }
-  update(entry, v1::TASK_STARTING, *image ? "Pulling image " + **image : "");
+  update(entry, v1::TASK_STARTING, *image ? "Pulling image " + (*image)->name : "");
   if (*image) {
     pull_then_launch(key, **image);
     return;
@@ -168,20 +168,26 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
   launched_or_failed(entry, launch(entry));
 }
 
-// Pulls on the pull threads, then launches back on the event loop, unless the
+// Pulls on the pull threads (unless the store holds the image and the task
+// takes a cached copy), then launches back on the event loop, unless the
 // task was killed or the agent is stopping meanwhile.
-void AgentProcess::pull_then_launch(const TaskKey& key, const std::string& image) {
+void AgentProcess::pull_then_launch(const TaskKey& key, const TaskImage& image) {
   auto& entry = tasks_.at(key);
-  auto reference = fetcher::parse_image_reference(image);
-  if (!reference) {
-    update(entry, v1::TASK_ERROR, "Invalid task: image: " + reference.error().what(),
-           v1::TaskStatus::REASON_TASK_INVALID);
+  auto location = resolve_task_image(image.name, docker_registry_);
+  if (!location) {
+    update(entry, v1::TASK_ERROR, "Invalid task: " + location.error().what(), v1::TaskStatus::REASON_TASK_INVALID);
     return;
   }
-  log::info("Task {} of framework {}: pulling {}", key.second, key.first, reference->str());
+  log::info("Task {} of framework {}: image {}", key.second, key.first, fetcher::to_string(*location));
   ++pulls_in_flight_;
-  asio::post(*pulls_, [this, key, reference = *reference] {
-    auto pulled = puller_->pull(reference);
+  asio::post(*pulls_, [this, key, location = *location, force_pull = image.force_pull] {
+    auto pulled = [&]() -> Result<fetcher::PulledImage> {
+      if (!force_pull) {
+        auto stored = puller_->stored(fetcher::to_string(location));
+        if (stored && *stored) return std::move(**stored);
+      }
+      return puller_->pull(location);
+    }();
     asio::post(executor_, [this, key, pulled = std::move(pulled)]() mutable {
       --pulls_in_flight_;
       if (stopping_) return;

@@ -6,6 +6,7 @@
 #include "berth/common/flags.hpp"
 #include "berth/common/log.hpp"
 #include "images.hpp"
+#include "pull.hpp"
 #include "run.hpp"
 #include "run_options.hpp"
 
@@ -33,6 +34,8 @@ int berth_main(int argc, const char* const* argv) {
   add_run_flags(*run_command, options);
   ImagesOptions images_options;
   CLI::App* images_command = add_images_command(app, images_options);
+  PullOptions pull_options;
+  CLI::App* pull_command = add_pull_command(app, pull_options);
   flags::bind_env(app);
 
   auto split = split_at_double_dash(argc, argv);
@@ -43,6 +46,10 @@ int berth_main(int argc, const char* const* argv) {
   if (images_command->parsed()) {
     init_logging("warn");
     return images(images_options);
+  }
+  if (pull_command->parsed()) {
+    init_logging("warn");
+    return pull(pull_options);
   }
   if (auto valid = validate(options); !valid) {
     std::cerr << "berth run: " << valid.error().what() << "\nRun with --help for more information.\n";

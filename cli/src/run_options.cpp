@@ -23,6 +23,8 @@ void add_run_flags(CLI::App& run, RunOptions& o) {
   run.add_option("--image", o.image,
                  "Docker image to run the task in (e.g. busybox, registry:5000/app:1.0); without a command after "
                  "--, the image's Entrypoint and Cmd run");
+  run.add_flag("--force_pull", o.force_pull,
+               "Pull the image even if the agent already holds it (Mesos Image.cached = false)");
   run.add_option("--env", o.env, "Environment variable KEY=VALUE for the task (repeatable)");
   run.add_flag("--shell", o.shell, "Run the command joined by spaces through /bin/sh -c");
   run.add_option("--offer_timeout", o.offer_timeout_s, "Seconds to wait for a suitable offer")
@@ -87,6 +89,7 @@ Result<void> validate(const RunOptions& o) {
     return fail("missing command: usage is berth run [flags] -- COMMAND [ARGS...] (or --image IMAGE)");
   }
   if (o.shell && o.command.empty()) return fail("--shell needs a command after --");
+  if (o.force_pull && o.image.empty()) return fail("--force_pull needs --image");
   BERTH_TRY_VOID(check_positive("--cpus", o.cpus));
   BERTH_TRY_VOID(check_positive("--mem", o.mem_mb));
   BERTH_TRY_VOID(check_not_negative("--disk", o.disk_mb));

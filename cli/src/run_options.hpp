@@ -21,6 +21,7 @@ struct RunOptions {
   std::string mem_limit;   // TaskInfo.limits["mem"], in MB, likewise
   std::vector<std::string> labels;  // KEY=VALUE, e.g. berth.pids_max=64
   std::string image;                // Docker image to run the task from; empty: the agent's filesystem
+  bool force_pull = false;          // pull even if the agent holds the image
   std::vector<std::string> env;  // KEY=VALUE
   bool shell = false;
   std::vector<std::string> command;

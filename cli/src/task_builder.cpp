@@ -92,6 +92,7 @@ Result<v1::TaskInfo> build_task_info(const RunOptions& options, const v1::Offer&
     auto* image = container->mutable_mesos()->mutable_image();
     image->set_type(v1::Image::DOCKER);
     image->mutable_docker()->set_name(options.image);
+    if (options.force_pull) image->set_cached(false);
   }
   for (const auto& text : options.labels) {
     BERTH_TRY(auto kv, parse_env_var(text, "--label"));

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,13 +20,22 @@ namespace {
 constexpr mode_t kBlobMode = 0444;
 
 // mkostemp picks the random suffix with O_EXCL, which is what keeps
-// concurrent writers of one digest apart.
+// concurrent writers of one digest apart. The file stays locked while it is
+// written, so that another process opening the store (ImageStore::open) does
+// not take it for a crash's leftover; if one removed it before the lock was
+// taken, it has no link left and another name is tried.
 Result<UniqueFd> create_ingest_file(fs::path& path) {
-  std::string name = path.string() + "-XXXXXX";
-  UniqueFd fd(::mkostemp(name.data(), O_CLOEXEC));
-  if (!fd) return fail_sys("mkostemp", name);
-  path = std::move(name);
-  return fd;
+  for (;;) {
+    std::string name = path.string() + "-XXXXXX";
+    UniqueFd fd(::mkostemp(name.data(), O_CLOEXEC));
+    if (!fd) return fail_sys("mkostemp", name);
+    if (::flock(fd.get(), LOCK_EX) != 0) return fail_sys("flock", name);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return fail_sys("stat", name);
+    if (st.st_nlink == 0) continue;
+    path = std::move(name);
+    return fd;
+  }
 }
 
 std::string blob_context(std::string_view what, const Digest& digest) {

@@ -1,5 +1,7 @@
 #include "berth/fetcher/image_store.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <boost/json.hpp>
@@ -64,6 +66,24 @@ std::uint64_t tree_bytes(const fs::path& path) {
   return total;
 }
 
+// A file or directory removed while we opened and locked it (a cleaner took
+// it for a leftover) has no links left.
+bool still_linked(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && st.st_nlink > 0;
+}
+
+// Removes the entries of `dir` that no live process holds a lock on.
+void remove_unlocked(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& leftover : fs::directory_iterator(dir, ec)) {
+    UniqueFd fd(::open(leftover.path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+    log::info("Image store: removing {}, left by an interrupted pull", leftover.path().string());
+    remove_tree(leftover.path());
+  }
+}
+
 }  // namespace
 
 std::string to_json(const ImageRecord& r) {
@@ -101,7 +121,12 @@ Result<ImageRecord> parse_image_record(std::string_view text) {
   return record;
 }
 
-IngestLayer::IngestLayer(IngestLayer&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+IngestLayer::IngestLayer(IngestLayer&& other) noexcept
+    : path_(std::exchange(other.path_, {})), lock_(std::move(other.lock_)) {}
+
+StoreLock::~StoreLock() {
+  if (fd_ && !remove_on_release_.empty()) ::unlink(remove_on_release_.c_str());
+}
 
 IngestLayer::~IngestLayer() {
   if (!path_.empty()) remove_tree(path_);
@@ -111,14 +136,11 @@ ImageStore::ImageStore(fs::path root) : root_(root), blobs_(root / "blobs") {}
 
 Result<ImageStore> ImageStore::open(fs::path root) {
   if (!root.is_absolute()) return fail("image store: " + root.string() + " is not an absolute path");
-  for (const char* dir : {"blobs", "layers/sha256", "layers/ingest", "images"}) {
+  for (const char* dir : {"blobs/ingest", "layers/sha256", "layers/ingest", "layers/locks", "images"}) {
     BERTH_TRY_VOID(files::make_dirs(root / dir));
   }
-  std::error_code ec;
-  for (const auto& leftover : fs::directory_iterator(root / "layers/ingest", ec)) {
-    log::info("Image store: removing {}, left by an interrupted pull", leftover.path().string());
-    remove_tree(leftover.path());
-  }
+  remove_unlocked(root / "layers/ingest");
+  remove_unlocked(root / "blobs/ingest");
   return ImageStore(std::move(root));
 }
 
@@ -134,9 +156,39 @@ bool ImageStore::has_layer(const Digest& digest) const {
 }
 
 Result<IngestLayer> ImageStore::begin_layer() {
-  auto path = root_ / "layers/ingest" / random_name();
-  if (::mkdir(path.c_str(), 0755) != 0) return fail_sys("mkdir", path.string());
-  return IngestLayer(std::move(path));
+  for (;;) {
+    auto path = root_ / "layers/ingest" / random_name();
+    if (::mkdir(path.c_str(), 0755) != 0) return fail_sys("mkdir", path.string());
+    UniqueFd lock(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!lock) return fail_sys("open", path.string());
+    if (::flock(lock.get(), LOCK_EX) != 0) return fail_sys("flock", path.string());
+    if (still_linked(lock.get())) return IngestLayer(std::move(path), std::move(lock));
+  }
+}
+
+Result<StoreLock> ImageStore::lock_layer(const Digest& digest) {
+  BERTH_TRY_VOID(validate(digest));
+  auto path = root_ / "layers/locks" / (digest.algorithm + "-" + digest.hex);
+  for (;;) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) return fail_sys("open", path.string());
+    int rc;
+    while ((rc = ::flock(fd.get(), LOCK_EX)) != 0 && errno == EINTR) {
+    }
+    if (rc != 0) return fail_sys("flock", path.string());
+    if (still_linked(fd.get())) return StoreLock(std::move(fd), std::move(path));
+  }
+}
+
+Result<StoreLock> ImageStore::share_for_pull() {
+  auto path = root_ / "store.lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return fail_sys("open", path.string());
+  int rc;
+  while ((rc = ::flock(fd.get(), LOCK_SH)) != 0 && errno == EINTR) {
+  }
+  if (rc != 0) return fail_sys("flock", path.string());
+  return StoreLock(std::move(fd), {});
 }
 
 Result<void> ImageStore::commit_layer(IngestLayer layer, const Digest& digest) {
@@ -196,6 +248,13 @@ Result<void> ImageStore::remove_image(std::string_view reference) {
 }
 
 Result<PruneResult> ImageStore::prune(const std::set<std::string>& in_use) {
+  auto lock_path = root_ / "store.lock";
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock) return fail_sys("open", lock_path.string());
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return fail(Error("an image pull is in progress; prune again when it is done", EBUSY));
+    return fail_sys("flock", lock_path.string());
+  }
   std::set<std::string> keep_layers = in_use;
   std::set<std::string> keep_blobs;
   BERTH_TRY(auto records, images());

@@ -63,6 +63,13 @@ Result<Descriptor> parse_descriptor(const json::value& value, const std::string&
   if (const auto* platform = object.if_contains("platform")) {
     BERTH_TRY(descriptor.platform, parse_platform_object(*platform, where));
   }
+  if (const auto* annotations = object.if_contains("annotations")) {
+    if (!annotations->is_object()) return fail(where + ": \"annotations\" must be an object");
+    for (const auto& [key, value] : annotations->as_object()) {
+      if (!value.is_string()) return fail(fmt::format("{}: annotation \"{}\" must be a string", where, key));
+      descriptor.annotations.emplace(key, value.as_string());
+    }
+  }
   return descriptor;
 }
 

@@ -39,23 +39,30 @@ Result<void> keep_blob(BlobStore& blobs, const Digest& digest, std::string_view 
   return blobs.put(digest, content);
 }
 
-Result<std::string> fetch_small_blob(RegistryClient& client, const ImageReference& reference,
-                                     const Descriptor& descriptor, std::uint64_t limit) {
+Result<std::string> fetch_small_blob(ImageSource& source, const Descriptor& descriptor, std::uint64_t limit) {
   if (descriptor.size > limit) {
     return fail(fmt::format("blob {} is {} bytes, more than the {} accepted", descriptor.digest.str(), descriptor.size,
                             limit));
   }
   std::string content;
-  BERTH_TRY_VOID(client.blob(reference, descriptor, [&](std::string_view chunk) -> Result<void> {
+  BERTH_TRY_VOID(source.blob(descriptor, [&](std::string_view chunk) -> Result<void> {
     content.append(chunk);
     return {};
   }));
   return content;
 }
 
+// An image built for another machine would only fail at exec.
+Result<void> check_platform(const ImageConfig& config, const Platform& platform) {
+  if (config.os.empty() && config.architecture.empty()) return {};
+  Platform image{config.os, config.architecture, config.variant};
+  if (image.os == platform.os && image.architecture == platform.architecture) return {};
+  return fail(fmt::format("the image is for {}, not {}", to_string(image), to_string(platform)));
+}
+
 }  // namespace
 
-Result<void> Puller::unpack(const ImageReference& reference, const Descriptor& layer, const Digest& diff_id) {
+Result<void> Puller::unpack(ImageSource& source, const Descriptor& layer, const Digest& diff_id) {
   BERTH_TRY_VOID(layer_compression(layer.media_type));
   if (!layer.urls.empty()) {
     return fail(fmt::format("layer {} is a foreign layer served from {}; Berth does not fetch those",
@@ -73,7 +80,7 @@ Result<void> Puller::unpack(const ImageReference& reference, const Descriptor& l
   UniqueFd writer(ends[1]);
   Result<void> downloaded;
   std::thread download([&] {
-    downloaded = client_.blob(reference, layer, [&](std::string_view chunk) -> Result<void> {
+    downloaded = source.blob(layer, [&](std::string_view chunk) -> Result<void> {
       while (!chunk.empty()) {
         ssize_t n = ::send(writer.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
@@ -102,7 +109,7 @@ Result<void> Puller::unpack(const ImageReference& reference, const Descriptor& l
   return store_.commit_layer(std::move(ingest), layer.digest);
 }
 
-Result<void> Puller::fetch_layer(const ImageReference& reference, const Descriptor& layer, const Digest& diff_id,
+Result<void> Puller::fetch_layer(ImageSource& source, const Descriptor& layer, const Digest& diff_id,
                                  PullStats& stats) {
   std::promise<Result<void>> promise;
   std::shared_future<Result<void>> future;
@@ -126,81 +133,127 @@ Result<void> Puller::fetch_layer(const ImageReference& reference, const Descript
     ++stats.layers_present;
     return future.get();
   }
-  auto result = unpack(reference, layer, diff_id);
-  if (result) {
+  auto result = [&]() -> Result<bool> {
+    // Another process sharing the store may be fetching it: wait, then look again.
+    BERTH_TRY(auto lock, store_.lock_layer(layer.digest));
+    if (store_.has_layer(layer.digest)) return false;
+    BERTH_TRY_VOID(unpack(source, layer, diff_id));
+    return true;
+  }();
+  if (result && *result) {
     ++stats.layers_fetched;
     stats.bytes_fetched += layer.size;
+  } else if (result) {
+    ++stats.layers_present;
   }
   {
     std::lock_guard lock(in_flight_->mutex);
     in_flight_->layers.erase(layer.digest.str());
   }
-  promise.set_value(result);
-  return result;
+  Result<void> done = result ? Result<void>() : fail(std::move(result).error());
+  promise.set_value(done);
+  return done;
+}
+
+Result<void> Puller::fetch_layers(ImageSource& source, const ImageManifest& manifest, const ImageConfig& config,
+                                  PullStats& stats) {
+  std::mutex stats_mutex;
+  std::atomic<std::size_t> next{0};
+  std::vector<Result<void>> results(manifest.layers.size());
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < manifest.layers.size();) {
+      PullStats mine;
+      results[i] = fetch_layer(source, manifest.layers[i], config.diff_ids[i], mine);
+      std::lock_guard lock(stats_mutex);
+      stats.layers_fetched += mine.layers_fetched;
+      stats.layers_present += mine.layers_present;
+      stats.bytes_fetched += mine.bytes_fetched;
+    }
+  };
+  {
+    std::vector<std::jthread> workers;
+    auto count = std::min<std::size_t>(std::max(options_.parallel_layers, 1), manifest.layers.size());
+    for (std::size_t w = 0; w < count; ++w) workers.emplace_back(worker);
+  }
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (!results[i]) return fail(std::move(results[i]).error().context(fmt::format("layer {}", i)));
+  }
+  return {};
+}
+
+Result<PulledImage> Puller::pull_from(ImageSource& source) {
+  BERTH_TRY(auto pulling, store_.share_for_pull());
+  BERTH_TRY(auto fetched, source.manifest());
+  if (fetched.parsed.index) {
+    BERTH_TRY_VOID(keep_blob(store_.blobs(), fetched.digest, fetched.body));
+    BERTH_TRY(auto entry, select_platform(*fetched.parsed.index, options_.platform));
+    BERTH_TRY(fetched, source.manifest(entry.digest));
+    if (!fetched.parsed.image) return fail(fmt::format("index entry {} is not an image manifest", entry.digest.str()));
+  }
+  const auto& manifest = *fetched.parsed.image;
+  BERTH_TRY_VOID(keep_blob(store_.blobs(), fetched.digest, fetched.body));
+  BERTH_TRY(auto config_text, with_context(fetch_small_blob(source, manifest.config, 8 << 20), "config"));
+  BERTH_TRY(auto config, with_context(parse_image_config(config_text), "config"));
+  BERTH_TRY_VOID(check_platform(config, options_.platform));
+  BERTH_TRY_VOID(keep_blob(store_.blobs(), manifest.config.digest, config_text));
+  if (config.diff_ids.size() != manifest.layers.size()) {
+    return fail(fmt::format("the manifest lists {} layers and the config {} diff_ids", manifest.layers.size(),
+                            config.diff_ids.size()));
+  }
+  PullStats stats;
+  BERTH_TRY_VOID(fetch_layers(source, manifest, config, stats));
+
+  PulledImage image;
+  image.record.reference = source.name();
+  image.record.manifest_digest = fetched.digest;
+  image.record.media_type = fetched.media_type;
+  image.record.config_digest = manifest.config.digest;
+  for (const auto& layer : manifest.layers) {
+    image.record.layers.push_back(layer.digest);
+    image.record.size += layer.size;
+    image.layer_dirs.push_back(store_.layer_path(layer.digest));
+  }
+  image.record.diff_ids = config.diff_ids;
+  image.record.pulled_at =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  BERTH_TRY_VOID(store_.put_image(image.record));
+  image.config = std::move(config);
+  image.stats = stats;
+  return image;
+}
+
+Result<std::optional<PulledImage>> Puller::stored(const std::string& name) {
+  BERTH_TRY(auto record, store_.image(name));
+  if (!record) return std::optional<PulledImage>{};
+  for (const auto& layer : record->layers) {
+    if (!store_.has_layer(layer)) return std::optional<PulledImage>{};
+  }
+  auto config_text = store_.blobs().read(record->config_digest);
+  if (!config_text) return std::optional<PulledImage>{};
+  BERTH_TRY(auto config, with_context(parse_image_config(*config_text), "stored config of " + name));
+  PulledImage image;
+  image.record = std::move(*record);
+  image.config = std::move(config);
+  for (const auto& layer : image.record.layers) image.layer_dirs.push_back(store_.layer_path(layer));
+  image.stats.layers_present = static_cast<int>(image.layer_dirs.size());
+  return std::optional(std::move(image));
+}
+
+Result<PulledImage> Puller::pull(ImageSource& source) {
+  return with_context(pull_from(source), "pulling " + source.name());
 }
 
 Result<PulledImage> Puller::pull(const ImageReference& reference) {
-  auto pulled = [&]() -> Result<PulledImage> {
-    BERTH_TRY(auto fetched, client_.manifest(reference));
-    if (fetched.parsed.index) {
-      BERTH_TRY_VOID(keep_blob(store_.blobs(), fetched.digest, fetched.body));
-      BERTH_TRY(auto entry, select_platform(*fetched.parsed.index, options_.platform));
-      BERTH_TRY(fetched, client_.manifest(reference, entry.digest));
-      if (!fetched.parsed.image) return fail(fmt::format("index entry {} is not an image manifest", entry.digest.str()));
-    }
-    const auto& manifest = *fetched.parsed.image;
-    BERTH_TRY_VOID(keep_blob(store_.blobs(), fetched.digest, fetched.body));
-    BERTH_TRY(auto config_text, with_context(fetch_small_blob(client_, reference, manifest.config, 8 << 20), "config"));
-    BERTH_TRY_VOID(keep_blob(store_.blobs(), manifest.config.digest, config_text));
-    BERTH_TRY(auto config, parse_image_config(config_text));
-    if (config.diff_ids.size() != manifest.layers.size()) {
-      return fail(fmt::format("the manifest lists {} layers and the config {} diff_ids", manifest.layers.size(),
-                              config.diff_ids.size()));
-    }
+  auto source = registry_source(client_, reference);
+  return pull(*source);
+}
 
-    PullStats stats;
-    std::mutex stats_mutex;
-    std::atomic<std::size_t> next{0};
-    std::vector<Result<void>> results(manifest.layers.size());
-    auto worker = [&] {
-      for (std::size_t i; (i = next++) < manifest.layers.size();) {
-        PullStats mine;
-        results[i] = fetch_layer(reference, manifest.layers[i], config.diff_ids[i], mine);
-        std::lock_guard lock(stats_mutex);
-        stats.layers_fetched += mine.layers_fetched;
-        stats.layers_present += mine.layers_present;
-        stats.bytes_fetched += mine.bytes_fetched;
-      }
-    };
-    {
-      std::vector<std::jthread> workers;
-      auto count = std::min<std::size_t>(std::max(options_.parallel_layers, 1), manifest.layers.size());
-      for (std::size_t w = 0; w < count; ++w) workers.emplace_back(worker);
-    }
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      if (!results[i]) return fail(std::move(results[i]).error().context(fmt::format("layer {}", i)));
-    }
-
-    PulledImage image;
-    image.record.reference = reference.str();
-    image.record.manifest_digest = fetched.digest;
-    image.record.media_type = fetched.media_type;
-    image.record.config_digest = manifest.config.digest;
-    for (const auto& layer : manifest.layers) {
-      image.record.layers.push_back(layer.digest);
-      image.record.size += layer.size;
-      image.layer_dirs.push_back(store_.layer_path(layer.digest));
-    }
-    image.record.diff_ids = config.diff_ids;
-    image.record.pulled_at = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
-    BERTH_TRY_VOID(store_.put_image(image.record));
-    image.config = std::move(config);
-    image.stats = stats;
-    return image;
-  }();
-  return with_context(std::move(pulled), "pulling " + reference.str());
+Result<PulledImage> Puller::pull(const ImageLocation& location) {
+  if (const auto* reference = std::get_if<ImageReference>(&location)) return pull(*reference);
+  const auto& image = std::get<LocalImage>(location);
+  auto source = open_local_source(image);
+  if (!source) return fail(std::move(source).error().context("pulling " + image.str()));
+  return pull(**source);
 }
 
 }  // namespace berth::fetcher

@@ -34,7 +34,9 @@ TEST(TaskImage, TheImageATaskNames) {
   auto* image = task.mutable_container()->mutable_mesos()->mutable_image();
   image->set_type(v1::Image::DOCKER);
   image->mutable_docker()->set_name("busybox:1.36");
-  EXPECT_EQ(task_image(task).value(), "busybox:1.36");
+  EXPECT_EQ(task_image(task).value(), (TaskImage{"busybox:1.36", false})) << "cached defaults to true";
+  image->set_cached(false);
+  EXPECT_EQ(task_image(task).value(), (TaskImage{"busybox:1.36", true}));
   image->set_type(v1::Image::APPC);
   EXPECT_EQ(task_image(task).error().message(), "container.mesos.image: only DOCKER images are supported");
 
@@ -42,7 +44,9 @@ TEST(TaskImage, TheImageATaskNames) {
   docker.mutable_container()->set_type(v1::ContainerInfo::DOCKER);
   EXPECT_EQ(task_image(docker).error().message(), "container: type DOCKER needs docker.image");
   docker.mutable_container()->mutable_docker()->set_image("registry.local/app@sha256:" + std::string(64, 'a'));
-  EXPECT_EQ(task_image(docker).value(), "registry.local/app@sha256:" + std::string(64, 'a'));
+  EXPECT_EQ(task_image(docker).value(), (TaskImage{"registry.local/app@sha256:" + std::string(64, 'a'), false}));
+  docker.mutable_container()->mutable_docker()->set_force_pull_image(true);
+  EXPECT_TRUE(task_image(docker).value()->force_pull);
 }
 
 TEST(TaskImage, CommandsCombineAsMesosDoes) {

@@ -119,6 +119,8 @@ TEST(RunOptions, ValidationNamesTheBadFlag) {
   EXPECT_EQ(with([](RunOptions& x) { x.command.clear(); x.image = "busybox"; }), "ok");
   EXPECT_EQ(with([](RunOptions& x) { x.command.clear(); x.image = "busybox"; x.shell = true; }),
             "--shell needs a command after --");
+  EXPECT_EQ(with([](RunOptions& x) { x.force_pull = true; }), "--force_pull needs --image");
+  EXPECT_EQ(with([](RunOptions& x) { x.force_pull = true; x.image = "busybox"; }), "ok");
   EXPECT_EQ(with([](RunOptions& x) { x.env = {"A=1", "=2"}; }), "--env '=2': expecting KEY=VALUE");
   EXPECT_EQ(with([](RunOptions& x) { x.kill_after_s = -1; }), "--kill_after must not be negative (got -1)");
   EXPECT_EQ(with([](RunOptions& x) { x.labels = {"berth.pids_max"}; }),

@@ -115,6 +115,9 @@ TEST(TaskBuilder, AnImageTaskNamesItsImageAndMayLeaveTheCommandToIt) {
   EXPECT_FALSE(task->command().shell());
   EXPECT_FALSE(task->command().has_value()) << "the image's Entrypoint and Cmd run";
   EXPECT_EQ(task->name(), "app:1.0");
+  EXPECT_TRUE(task->container().mesos().image().cached()) << "a copy the agent holds will do";
+  options.force_pull = true;
+  EXPECT_FALSE(build_task_info(options, an_offer(), {}, "app-0003")->container().mesos().image().cached());
 
   options.command = {"/bin/cat", "/etc/os-release"};
   auto with_command = build_task_info(options, an_offer(), {}, "cat-0002");

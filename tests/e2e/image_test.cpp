@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
+
 #include "support/cluster.hpp"
 #include "support/registry.hpp"
 #include "support/root.hpp"
@@ -58,6 +61,40 @@ TEST_F(ImageTest, ACommandRunsInTheLayeredImageAsItsUserWithTheSandboxMounted) {
   auto again = cluster_->run({"--image=" + image.reference(), "--", "/bin/true"}, 60s);
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(cluster_->agent_log().find("0 layers fetched"), std::string::npos) << cluster_->agent_log();
+}
+
+// The agent's /state names a running task's image and its ExposedPorts.
+TEST_F(ImageTest, TheAgentStateShowsTheImageOfARunningTask) {
+  const auto& image = images_->busybox(ManifestFormat::oci);
+  ASSERT_FALSE(image.config.exposed_ports.empty());
+  auto log = cluster_->dir() / "waiting.log";
+  auto cli = cluster_->run_async({"--name=waiting", "--image=" + image.reference(), "--", "/bin/sh", "-c",
+                                  "while [ ! -e $MESOS_SANDBOX/go ]; do sleep 0.05; done; echo went"},
+                                 log);
+  boost::json::object task;
+  ASSERT_TRUE(wait_until([&] {
+    auto state = cluster_->agent_state();
+    for (const auto& framework : state.at("frameworks").as_array()) {
+      for (const auto& t : framework.at("tasks").as_array()) {
+        if (t.at("state").as_string() == "TASK_RUNNING") task = t.as_object();
+      }
+    }
+    return !task.empty();
+  }, 60s)) << read_file(log) << cluster_->agent_log();
+  ASSERT_TRUE(task.contains("image")) << boost::json::serialize(task);
+  const auto& shown = task.at("image").as_object();
+  EXPECT_EQ(shown.at("reference").as_string(), image.reference());
+  EXPECT_EQ(shown.at("manifest_digest").as_string(), image.manifest_digest);
+  std::vector<std::string> ports;
+  for (const auto& port : shown.at("exposed_ports").as_array()) ports.emplace_back(port.as_string());
+  auto expected = image.config.exposed_ports;
+  std::ranges::sort(ports);
+  std::ranges::sort(expected);
+  EXPECT_EQ(ports, expected);
+
+  std::ofstream(std::string(task.at("sandbox").as_string()) + "/go") << "";
+  EXPECT_EQ(cli.wait(30s), 0) << read_file(log);
+  EXPECT_NE(read_file(log).find("went"), std::string::npos) << read_file(log);
 }
 
 TEST_F(ImageTest, AnImageThatCannotBePulledFailsTheTaskWithTheReason) {

@@ -2,7 +2,12 @@
 
 #include <sys/stat.h>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include <fstream>
 
@@ -118,6 +123,72 @@ TEST_F(ImageStoreTest, PruneRemovesWhatNoImageOrRunningContainerUses) {
   ASSERT_TRUE(all);
   EXPECT_EQ(all->layers_removed.size(), 3u);
   EXPECT_TRUE(fs::is_empty(store_->root() / "layers/sha256"));
+}
+
+// Another ImageStore on the same root stands for another process sharing
+// the store: flock locks belong to open files, so they keep two of them
+// apart within one process just as across processes.
+TEST_F(ImageStoreTest, OpeningTheStoreLeavesWhatALivePullHoldsAndRemovesTheRest) {
+  auto in_progress = store_->begin_layer();
+  ASSERT_TRUE(in_progress) << in_progress.error().what();
+  std::ofstream(in_progress->path() / "half") << "x";
+  auto blob = store_->blobs().begin(digest_of("blob"));
+  ASSERT_TRUE(blob) << blob.error().what();
+  ASSERT_TRUE(blob->write("bl"));
+  fs::create_directories(store_->root() / "layers/ingest/crashed");
+  std::ofstream(store_->root() / "blobs/ingest/sha256-crashed") << "x";
+
+  auto other = ImageStore::open(store_->root());
+  ASSERT_TRUE(other) << other.error().what();
+  EXPECT_TRUE(fs::exists(in_progress->path() / "half"));
+  EXPECT_FALSE(fs::exists(store_->root() / "layers/ingest/crashed"));
+  EXPECT_FALSE(fs::exists(store_->root() / "blobs/ingest/sha256-crashed"));
+  ASSERT_TRUE(blob->write("ob"));
+  ASSERT_TRUE(blob->commit()) << "the other store left the blob being written alone";
+  EXPECT_EQ(other->blobs().read(digest_of("blob")).value(), "blob");
+  ASSERT_TRUE(store_->commit_layer(std::move(*in_progress), digest_of("half")));
+  EXPECT_TRUE(other->has_layer(digest_of("half")));
+}
+
+TEST_F(ImageStoreTest, ALayerLockIsHeldByOnePullAtATimeAndItsFileGoesWithIt) {
+  auto first = store_->lock_layer(digest_of("layer"));
+  ASSERT_TRUE(first) << first.error().what();
+  auto lock_file = store_->root() / "layers/locks" / ("sha256-" + digest_of("layer").hex);
+  EXPECT_TRUE(fs::exists(lock_file));
+  auto other = ImageStore::open(store_->root());
+  ASSERT_TRUE(other);
+  std::atomic<bool> second_locked{false};
+  std::thread waiter([&] {
+    auto second = other->lock_layer(digest_of("layer"));
+    EXPECT_TRUE(second) << second.error().what();
+    second_locked = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(second_locked) << "the second pull waits for the first";
+  { auto released = std::move(*first); }
+  waiter.join();
+  EXPECT_TRUE(second_locked);
+  EXPECT_FALSE(fs::exists(lock_file));
+  EXPECT_TRUE(store_->lock_layer(digest_of("other layer")).has_value());
+  EXPECT_FALSE(store_->lock_layer(Digest{"sha256", "../../x"}).has_value());
+}
+
+TEST_F(ImageStoreTest, PruneIsRefusedWhileAPullHoldsTheStore) {
+  ASSERT_TRUE(add_layer(*store_, "unreferenced"));
+  {
+    auto pulling = store_->share_for_pull();
+    ASSERT_TRUE(pulling) << pulling.error().what();
+    auto also_pulling = store_->share_for_pull();
+    ASSERT_TRUE(also_pulling) << "pulls share the store";
+    auto refused = store_->prune();
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), EBUSY);
+    EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("an image pull is in progress"));
+    EXPECT_TRUE(store_->has_layer(digest_of("unreferenced")));
+  }
+  auto pruned = store_->prune();
+  ASSERT_TRUE(pruned) << pruned.error().what();
+  EXPECT_EQ(pruned->layers_removed, std::vector<std::string>{digest_of("unreferenced").str()});
 }
 
 TEST(ImageStore, NeedsAnAbsolutePath) {

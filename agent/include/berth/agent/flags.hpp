@@ -24,6 +24,7 @@ struct Flags {
   bool cgroups_limit_swap = false;          // memory.swap.max = 0: the memory limit covers swap too
   std::uint64_t container_pids_max = 0;     // pids.max of every container; 0: none
   std::string image_store_dir;              // default: <work_dir>/images
+  std::string docker_registry;              // default registry, or a directory of image archives (image_location.hpp)
   std::string insecure_registries;          // comma-separated host[:port] spoken to over plain HTTP
   std::string registry_ca_file;             // PEM of extra CAs for registries' TLS
   std::string docker_config;                // Docker config.json with registry credentials

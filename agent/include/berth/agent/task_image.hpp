@@ -23,9 +23,19 @@
 
 namespace berth::agent {
 
-// The Docker image name the task asks for; nullopt for a task on the host's
-// filesystem. An error for what Berth cannot run (an AppC image).
-Result<std::optional<std::string>> task_image(const mesos::v1::TaskInfo& task);
+// The Docker image a task asks for, and whether a copy the agent already
+// holds will do: Mesos pulls again only for Image.cached = false (MESOS
+// containers; it defaults to true) or DockerInfo.force_pull_image = true
+// (DOCKER containers; it defaults to false).
+struct TaskImage {
+  std::string name;
+  bool force_pull = false;
+  bool operator==(const TaskImage&) const = default;
+};
+
+// nullopt for a task on the host's filesystem. An error for what Berth cannot
+// run (an AppC image).
+Result<std::optional<TaskImage>> task_image(const mesos::v1::TaskInfo& task);
 
 struct ImageCommand {
   std::vector<std::string> argv;

@@ -10,6 +10,8 @@
 //       ingest/<random>/            a layer being unpacked; renamed into sha256/
 //                                   once its digests check out; removed on failure
 //                                   and, left over from a crash, when the store opens
+//       locks/<algorithm>-<hex>     held (flock) by the one pull fetching that layer
+//     store.lock                    pulls hold it shared, prune exclusively
 //     images/
 //       <sha256 of the reference>.json   ImageRecord, written atomically
 //
@@ -18,6 +20,11 @@
 // again. Every change is a rename, so a kill at any moment leaves the store
 // with whole entries only, and a retried pull resumes from the layers that
 // made it.
+//
+// Several processes may share a store (agents, `berth pull`). What one is
+// writing it holds a lock on (flock: the kernel drops it when the process
+// dies), so opening the store removes only what no live process holds, two
+// pulls of one layer fetch it once, and prune never runs beside a pull.
 
 #include <cstdint>
 #include <filesystem>
@@ -28,6 +35,7 @@
 #include <vector>
 
 #include "berth/common/error.hpp"
+#include "berth/common/fd.hpp"
 #include "berth/fetcher/blob_store.hpp"
 #include "berth/fetcher/digest.hpp"
 
@@ -48,6 +56,8 @@ std::string to_json(const ImageRecord& record);
 Result<ImageRecord> parse_image_record(std::string_view json);
 
 // A layer directory being unpacked: removed on destruction unless committed.
+// It stays locked while it exists, so that no other process sharing the store
+// takes it for a crash's leftover.
 class IngestLayer {
  public:
   IngestLayer(IngestLayer&& other) noexcept;
@@ -57,8 +67,26 @@ class IngestLayer {
 
  private:
   friend class ImageStore;
-  explicit IngestLayer(std::filesystem::path path) : path_(std::move(path)) {}
+  IngestLayer(std::filesystem::path path, UniqueFd lock) : path_(std::move(path)), lock_(std::move(lock)) {}
   std::filesystem::path path_;
+  UniqueFd lock_;
+};
+
+// A held flock on a lock file of the store. A layer lock's file is removed
+// on release (while still held): a process that waited on it then finds its
+// file gone, and locks afresh.
+class StoreLock {
+ public:
+  StoreLock(StoreLock&& other) noexcept = default;
+  StoreLock& operator=(StoreLock&&) = delete;
+  ~StoreLock();
+
+ private:
+  friend class ImageStore;
+  StoreLock(UniqueFd fd, std::filesystem::path remove_on_release)
+      : fd_(std::move(fd)), remove_on_release_(std::move(remove_on_release)) {}
+  UniqueFd fd_;
+  std::filesystem::path remove_on_release_;
 };
 
 struct PruneResult {
@@ -78,6 +106,11 @@ class ImageStore {
   std::filesystem::path layer_path(const Digest& digest) const;
   bool has_layer(const Digest& digest) const;
   Result<IngestLayer> begin_layer();
+  // Waits until no other pull (in any process) is fetching this layer.
+  Result<StoreLock> lock_layer(const Digest& digest);
+  // Held by a pull from start to record, so that prune cannot remove what it
+  // has committed but not yet recorded.
+  Result<StoreLock> share_for_pull();
   // Renames the unpacked layer into place. If another pull got there first,
   // its layer (the same verified content) stays and this one is removed.
   Result<void> commit_layer(IngestLayer layer, const Digest& digest);
@@ -89,7 +122,8 @@ class ImageStore {
   Result<void> remove_image(std::string_view reference);
 
   // Removes the layers and blobs no image record references, except the
-  // layers in `in_use` (those of running containers).
+  // layers in `in_use` (those of running containers). Refused (EBUSY) while
+  // a pull runs in any process sharing the store.
   Result<PruneResult> prune(const std::set<std::string>& in_use = {});
   // Bytes the store's files take on disk.
   Result<std::uint64_t> disk_usage() const;

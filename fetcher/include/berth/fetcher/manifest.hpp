@@ -12,6 +12,7 @@
 // size, so nothing later fetches a blob by a name it cannot verify.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,8 @@ struct Descriptor {
   std::uint64_t size = 0;
   std::vector<std::string> urls = {};      // foreign/nondistributable layers only
   std::optional<Platform> platform = {};  // entries of a list or index
+  // e.g. "org.opencontainers.image.ref.name", which names an OCI layout's images
+  std::map<std::string, std::string> annotations = {};
 };
 
 struct ImageManifest {

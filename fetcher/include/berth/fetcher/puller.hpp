@@ -1,19 +1,24 @@
 #pragma once
-// Pulls an image from a registry into the ImageStore: the manifest (through
+// Pulls an image from a registry, or from an OCI layout or archive on the
+// local disk (image_source.hpp), into the ImageStore: the manifest (through
 // an index to the platform's manifest), the config, and every layer not yet
 // in the store, several at a time. Each layer is unpacked while it downloads
 // (the download feeds the extractor through a socket pair), and is committed
 // only when its compressed digest matches the manifest and its diff_id the
-// config. Pulls of the same layer in one process run once; the other pulls
-// wait for it.
+// config. Pulls of the same layer run once: in one process the other pulls
+// wait for the first; across processes sharing the store, the store's layer
+// lock makes them wait, and they then find the layer there.
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "berth/common/error.hpp"
 #include "berth/fetcher/image_config.hpp"
+#include "berth/fetcher/image_source.hpp"
 #include "berth/fetcher/image_store.hpp"
 #include "berth/fetcher/layer_extractor.hpp"
 #include "berth/fetcher/manifest.hpp"
@@ -49,14 +54,23 @@ class Puller {
   Puller& operator=(const Puller&) = delete;
 
   // Thread-safe. Errors name the image and the layer or blob that failed;
-  // nothing partial is left in the store.
+  // nothing partial is left in the store. An image whose config names
+  // another platform than options.platform is refused.
   Result<PulledImage> pull(const ImageReference& reference);
+  Result<PulledImage> pull(const ImageLocation& location);
+  Result<PulledImage> pull(ImageSource& source);
+
+  // The image the store already holds under `name` (an ImageSource's name()),
+  // with every layer and its config present and verified; nullopt otherwise.
+  Result<std::optional<PulledImage>> stored(const std::string& name);
 
  private:
   struct InFlight;
-  Result<void> fetch_layer(const ImageReference& reference, const Descriptor& layer, const Digest& diff_id,
-                           PullStats& stats);
-  Result<void> unpack(const ImageReference& reference, const Descriptor& layer, const Digest& diff_id);
+  Result<PulledImage> pull_from(ImageSource& source);
+  Result<void> fetch_layers(ImageSource& source, const ImageManifest& manifest, const ImageConfig& config,
+                            PullStats& stats);
+  Result<void> fetch_layer(ImageSource& source, const Descriptor& layer, const Digest& diff_id, PullStats& stats);
+  Result<void> unpack(ImageSource& source, const Descriptor& layer, const Digest& diff_id);
 
   ImageStore& store_;
   RegistryClient& client_;
