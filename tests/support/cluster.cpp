@@ -84,6 +84,7 @@ void Cluster::start_master() {
   argv.insert(argv.end(), options_.master_flags.begin(), options_.master_flags.end());
   master_ = Process::spawn(argv, dir_ / "master.log");
   ASSERT_TRUE(wait_until([&] {
+    if (!listens_on(master_.pid(), master_port_)) return false;
     auto response = http::request_sync({"127.0.0.1", master_port_},
                                        http::make_request(http::Verb::get, "/health"), 1s);
     return response && response->result() == http::Status::ok;

@@ -46,6 +46,10 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
               const std::vector<std::string>& extra_env = {});
 
 std::uint16_t free_port();
+// Whether process `pid` holds a TCP socket listening on `port`: a daemon
+// told to use a port another process took fails to bind, while a probe of
+// the port gets the other one's answers.
+bool listens_on(pid_t pid, std::uint16_t port);
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds interval = std::chrono::milliseconds(50));
 std::string read_file(const std::filesystem::path& path);

@@ -155,9 +155,11 @@ void TestRegistry::write_config() const {
 void TestRegistry::start() {
   if (process_.running()) return;
   process_ = Process::spawn({tool("docker-registry").string(), "serve", config_file().string()}, dir_ / "registry.log");
+  // Up once it listens on its port itself: another process's server there
+  // would answer the probe too.
   bool up = wait_until([&] {
     if (!process_.running()) return true;
-    return request("GET", "/v2/", Caller::anonymous).status != 0;
+    return listens_on(process_.pid(), port_) && request("GET", "/v2/", Caller::anonymous).status != 0;
   }, 20s, 50ms);
   if (!up || !process_.running()) {
     process_.stop(SIGKILL);
