@@ -62,7 +62,7 @@ Result<void> AgentProcess::start() {
   work_dir_ = fs::canonical(work_dir_);
   BERTH_TRY(auto facts, probe_host(work_dir_));
   BERTH_TRY(resources_, agent_resources(facts, flags_.resources));
-  if (resources_.cpus() <= 0 || resources_.mem_mb() <= 0) {
+  if (resources_.total().cpus() <= 0 || resources_.total().mem_mb() <= 0) {
     return fail("--resources: the agent must offer some cpus and mem, not '" + resources_.to_string() + "'");
   }
   fs::path cgroups_root = flags_.cgroups_root;
@@ -120,7 +120,7 @@ agent::Call AgentProcess::registration() const {
   auto* info = call.mutable_register_()->mutable_agent_info();
   info->set_hostname(flags_.hostname);
   info->set_port(server_.port());
-  *info->mutable_resources() = resources_.to_proto();
+  *info->mutable_resources() = resources_.to_proto(ResourcePools::Format::post_refinement);
   if (!agent_id_.empty()) {
     info->mutable_id()->set_value(agent_id_);
     call.mutable_agent_id()->set_value(agent_id_);

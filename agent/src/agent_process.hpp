@@ -25,6 +25,7 @@
 #include "berth/common/clock.hpp"
 #include "berth/common/http.hpp"
 #include "berth/common/metrics.hpp"
+#include "berth/common/resource_pools.hpp"
 #include "berth/common/resources.hpp"
 #include "berth/fetcher/puller.hpp"
 #include "mesos/v1/mesos.pb.h"
@@ -110,7 +111,7 @@ class AgentProcess {
   fs::path work_dir_;
   http::Server server_;
   http::Endpoint master_;
-  Resources resources_;
+  ResourcePools resources_;  // advertised, by reservation role
   std::unique_ptr<Containerizer> containerizer_;
   std::optional<fetcher::ImageStore> images_;
   std::unique_ptr<fetcher::RegistryClient> registry_;

@@ -247,7 +247,12 @@ std::string AgentProcess::state_json() const {
   state["registered"] = registered_;
   state["start_time"] = start_time_;
   state["work_dir"] = work_dir_.string();
-  state["resources"] = resources_json(resources_);
+  state["resources"] = resources_json(resources_.total());
+  json::object reserved;
+  for (const auto& [role, pool] : resources_.pools()) {
+    if (role != "*") reserved[role] = resources_json(pool);
+  }
+  state["reserved_resources"] = std::move(reserved);
   Resources used;
   json::array frameworks;
   std::map<std::string, json::array> tasks_by_framework;
@@ -332,9 +337,9 @@ std::string AgentProcess::metrics_text() {
   metrics_.describe("berth_agent_container_launch_errors_total", "counter", "Containers that failed to launch");
   metrics_.describe("berth_agent_task_updates_total", "counter", "Task status updates generated, by state");
   metrics_.describe("berth_agent_cpus", "gauge", "CPUs advertised to the master");
-  metrics_.set("berth_agent_cpus", {}, resources_.cpus());
+  metrics_.set("berth_agent_cpus", {}, resources_.total().cpus());
   metrics_.describe("berth_agent_memory_bytes", "gauge", "Memory advertised to the master");
-  metrics_.set("berth_agent_memory_bytes", {}, resources_.mem_mb() * 1024 * 1024);
+  metrics_.set("berth_agent_memory_bytes", {}, resources_.total().mem_mb() * 1024 * 1024);
   metrics_.describe("berth_agent_cgroup_controller_enabled", "gauge",
                     "1 for each cgroup controller --isolation asked for that is in use, 0 if it is missing");
   for (const auto& controller : containerizer_->cgroup_controllers()) {

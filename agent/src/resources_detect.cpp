@@ -1,5 +1,7 @@
 #include "berth/agent/resources_detect.hpp"
 
+#include <set>
+
 #include <sched.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -35,22 +37,24 @@ Resources default_resources(const HostFacts& facts) {
   return Resources::parse(text).value();
 }
 
-Result<Resources> agent_resources(const HostFacts& facts, std::string_view flag) {
+Result<ResourcePools> agent_resources(const HostFacts& facts, std::string_view flag) {
   auto defaults = default_resources(facts);
-  if (flag.empty()) return defaults;
+  if (flag.empty()) return ResourcePools(defaults);
   auto first = flag.find_first_not_of(" \t\n");
   bool json = first != std::string_view::npos && flag[first] == '[';
-  auto given = json ? Resources::parse_json(flag) : Resources::parse(flag);
+  auto given = json ? ResourcePools::parse_json(flag) : ResourcePools::parse(flag);
   if (!given) return fail(given.error().context("--resources"));
-  auto overrides = given->to_proto();
-  google::protobuf::RepeatedPtrField<mesos::v1::Resource> merged;
-  for (const auto& resource : defaults.to_proto()) {
-    bool overridden = std::any_of(overrides.begin(), overrides.end(),
-                                  [&](const auto& r) { return r.name() == resource.name(); });
-    if (!overridden) *merged.Add() = resource;
+  // A name given in any role replaces the detected amount of it.
+  std::set<std::string> named;
+  for (const auto& [role, pool] : given->pools()) {
+    for (const auto& resource : pool.to_proto()) named.insert(resource.name());
   }
-  for (const auto& resource : overrides) *merged.Add() = resource;
-  return Resources::from_proto(merged);
+  google::protobuf::RepeatedPtrField<mesos::v1::Resource> kept;
+  for (const auto& resource : defaults.to_proto()) {
+    if (!named.contains(resource.name())) *kept.Add() = resource;
+  }
+  BERTH_TRY(auto detected, Resources::from_proto(kept));
+  return ResourcePools(detected) + *given;
 }
 
 }  // namespace berth::agent

@@ -220,7 +220,7 @@ Result<void> Resources::add(const std::string& name, Entry entry) {
 
 // Keeps equality structural: "cpus:0" and "" are the same resources.
 void Resources::drop_empty() {
-  std::erase_if(entries_, [](const auto& entry) { return entry.second.is_empty(); });
+  entries_.erase_if([](const auto& entry) { return entry.second.is_empty(); });
 }
 
 Result<Resources> Resources::parse(std::string_view text) {
@@ -247,13 +247,18 @@ Result<Resources> Resources::parse(std::string_view text) {
       BERTH_TRY(entry.milli, parse_scalar(name, value));
     }
     // Kept even when empty until the end, so "cpus:0;cpus:1" is still a duplicate.
-    out.entries_.emplace(std::move(name), std::move(entry));
+    out.entries_.try_emplace(name, std::move(entry));
   }
   out.drop_empty();
   return out;
 }
 
 Result<Resources> Resources::parse_json(std::string_view json) {
+  BERTH_TRY(auto protos, protos_from_json(json));
+  return from_proto(protos);
+}
+
+Result<Resources::Protos> Resources::protos_from_json(std::string_view json) {
   boost::system::error_code ec;
   auto value = boost::json::parse(json, ec);
   if (ec) return fail("resources JSON: " + ec.message());
@@ -264,7 +269,7 @@ Result<Resources> Resources::parse_json(std::string_view json) {
     auto status = google::protobuf::util::JsonStringToMessage(text, protos.Add());
     if (!status.ok()) return fail(fmt::format("resources JSON: {} in {}", std::string(status.message()), text));
   }
-  return from_proto(protos);
+  return protos;
 }
 
 Result<Resources> Resources::from_proto(const Protos& resources) {
@@ -332,7 +337,21 @@ bool Resources::contains(const Resources& other) const {
 }
 
 Resources& Resources::operator+=(const Resources& other) {
-  for (const auto& [name, entry] : other.entries_) (void)add(name, entry);
+  for (const auto& [name, entry] : other.entries_) {
+    auto it = entries_.find(name);
+    if (it == entries_.end()) {
+      entries_.try_emplace(name, entry);
+      continue;
+    }
+    auto& have = it->second;
+    if (have.type != entry.type) continue;  // see the header: parse() and from_proto() refuse such clashes
+    have.milli = saturating_add(have.milli, entry.milli);
+    if (!entry.ranges.empty()) {
+      have.ranges.insert(have.ranges.end(), entry.ranges.begin(), entry.ranges.end());
+      have.ranges = coalesce(std::move(have.ranges));
+    }
+    have.items.insert(entry.items.begin(), entry.items.end());
+  }
   return *this;
 }
 
@@ -346,6 +365,28 @@ Resources& Resources::operator-=(const Resources& other) {
     for (const auto& item : take.items) have.items.erase(item);
   }
   drop_empty();
+  return *this;
+}
+
+Resources Resources::scalars() const {
+  Resources out;
+  for (const auto& [name, entry] : entries_) {
+    if (entry.type == v1::Value::SCALAR) out.entries_.try_emplace(name, entry);
+  }
+  return out;
+}
+
+Resources& Resources::set_scalar(std::string_view name, double value) {
+  auto milli = to_milli(value, name);
+  if (!milli) return *this;
+  auto it = entries_.find(name);
+  if (it != entries_.end() && it->second.type != v1::Value::SCALAR) return *this;
+  if (*milli == 0) {
+    if (it != entries_.end()) entries_.erase(it);
+    return *this;
+  }
+  if (it == entries_.end()) it = entries_.try_emplace(name, Entry{}).first;
+  it->second.milli = *milli;
   return *this;
 }
 

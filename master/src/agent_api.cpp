@@ -22,6 +22,22 @@ std::string validate_agent_info(const v1::AgentInfo& info) {
   return {};
 }
 
+// The allocation role of a task an agent reports: what the master wrote into
+// its resources when it launched it, else its framework's single role.
+std::string task_role(const agent::RunningTask& running) {
+  for (const auto& resource : running.task().resources()) {
+    if (resource.has_allocation_info() && resource.allocation_info().has_role()) {
+      return resource.allocation_info().role();
+    }
+  }
+  if (running.has_framework()) {
+    if (auto roles = framework_roles(running.framework()); roles && roles->roles.size() == 1) {
+      return *roles->roles.begin();
+    }
+  }
+  return "*";
+}
+
 }  // namespace
 
 asio::awaitable<void> MasterProcess::handle_agent(http::Exchange& exchange) {
@@ -73,7 +89,7 @@ asio::awaitable<void> MasterProcess::register_agent(http::Exchange& exchange, ag
   auto& registration = *call.mutable_register_();
   auto& info = *registration.mutable_agent_info();
   auto problem = validate_agent_info(info);
-  auto resources = Resources::from_proto(info.resources());
+  auto resources = ResourcePools::from_proto(info.resources());
   if (problem.empty() && !resources) problem = "invalid agent resources: " + resources.error().what();
   if (!problem.empty()) {
     metrics_.inc("berth_master_http_bad_requests_total");
@@ -89,6 +105,8 @@ asio::awaitable<void> MasterProcess::register_agent(http::Exchange& exchange, ag
     agent.registered_time = now_seconds();
   }
   if (agent.stream) agent.stream->close();
+  agent.stream.reset();
+  auto epoch = ++agent.epoch;
   rescind_offers({}, id);
   agent.info = info;
   agent.ip = exchange.remote_address();
@@ -98,17 +116,30 @@ asio::awaitable<void> MasterProcess::register_agent(http::Exchange& exchange, ag
   agent.last_seen = Clock::now();
   log::info("Agent {} at {}:{} {} with {}", id, agent.info.hostname(), agent.info.port(),
             reregistering ? "re-registered" : "registered", agent.total.to_string());
+  // The allocator learns the agent afresh, with what its tasks hold; it is
+  // offered once its event stream is open.
+  allocator_.add_agent(id, agent.total);
+  allocator_.set_agent_active(id, false);
   reconcile_agent_tasks(agent, registration);
+  for (const auto& [key, task] : tasks_) {
+    if (task.agent_id == id) allocator_.allocate_existing(key.first, task.role, id, task.resources);
+  }
 
   auto head = http::make_response(http::Status::ok, "", codec::kRecordIoType);
   head.set("Record-IO-Content-Type", std::string(codec::content_type(format)));
   auto stream = co_await exchange.stream(std::move(head));
-  agent.stream = stream;
+  auto current = agents_.find(id);
+  if (current == agents_.end() || current->second.epoch != epoch) {
+    stream->close();  // removed, or registered again, while the head was written
+    co_return;
+  }
+  current->second.stream = stream;
+  allocator_.set_agent_active(id, true);
   agent::Event registered;
   registered.set_type(agent::Event::REGISTERED);
   registered.mutable_registered()->mutable_agent_id()->set_value(id);
   registered.mutable_registered()->set_heartbeat_interval_seconds(flags_.heartbeat_interval);
-  send(agent, registered);
+  send(current->second, registered);
   request_allocation();
 
   co_await stream->wait_closed();
@@ -121,11 +152,10 @@ void MasterProcess::reconcile_agent_tasks(AgentRecord& agent, const agent::Call:
     TaskKey key{running.framework_id().value(), running.task().task_id().value()};
     reported.insert(key);
     if (tasks_.contains(key)) continue;
-    auto resources = Resources::from_proto(running.task().resources());
-    TaskRecord record{key.first, agent.id, running.task(), running.state(), {},
-                      resources ? *resources : Resources{}};
+    auto resources = ResourcePools::from_proto(running.task().resources());
+    TaskRecord record{key.first, agent.id, running.task(), running.state(), {}, task_role(running),
+                      resources ? *resources : ResourcePools{}};
     tasks_.emplace(key, std::move(record));
-    agent.used += resources ? *resources : Resources{};
     auto& framework = frameworks_[key.first];
     if (framework.id.empty()) {
       // A framework known only through its tasks (the master restarted): it may
@@ -174,6 +204,7 @@ void MasterProcess::agent_disconnected(const std::string& agent_id, const std::s
   it->second.connected = false;
   it->second.stream.reset();
   it->second.disconnected_at = Clock::now();
+  allocator_.set_agent_active(agent_id, false);
   rescind_offers({}, agent_id);
 }
 
@@ -193,6 +224,7 @@ void MasterProcess::remove_agent(const std::string& agent_id, v1::TaskState stat
   }
   if (it->second.stream) it->second.stream->close();
   agents_.erase(agent_id);
+  allocator_.remove_agent(agent_id);
 }
 
 }  // namespace berth::master

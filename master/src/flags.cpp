@@ -10,7 +10,8 @@ void add_flags(CLI::App& app, Flags& flags) {
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
   app.add_option("--hostname", flags.hostname, "Hostname advertised to frameworks and agents");
-  app.add_option("--work_dir", flags.work_dir, "Directory for the master's persistent state");
+  app.add_option("--work_dir", flags.work_dir,
+                 "Directory for the master's persistent state (role weights and quotas)");
   app.add_option("--allocation_interval", flags.allocation_interval,
                  "Seconds between batch allocations")
       ->check(CLI::PositiveNumber)
@@ -27,6 +28,8 @@ void add_flags(CLI::App& app, Flags& flags) {
                  "Seconds after which an unused offer is rescinded (0: never)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--weights", flags.weights,
+                 "Role weights for fair sharing, e.g. 'eng=2,ads=0.5' (PUT /weights changes them at run time)");
   app.add_option("--max_request_bytes", flags.max_request_bytes, "Largest accepted request body")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
       ->capture_default_str();

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "berth/master/allocator.hpp"
 #include "berth/common/clock.hpp"
 #include "berth/common/ids.hpp"
 #include "berth/common/log.hpp"
@@ -60,6 +59,8 @@ Result<void> MasterProcess::start() {
     co_await exchange.respond(http::make_response(
         http::Status::ok, fmt::format(R"({{"version":"{}"}})", BERTH_VERSION), "application/json"));
   }));
+  add_operator_routes();
+  BERTH_TRY_VOID(load_roles_config());
   BERTH_TRY_VOID(with_context(server_.listen(), fmt::format("listen on {}:{}", flags_.ip, flags_.port)));
   log::info("Master {} listening on {}:{}", master_id_, flags_.ip, server_.port());
   asio::co_spawn(executor_, tick_loop(), asio::detached);
@@ -119,76 +120,9 @@ void MasterProcess::request_allocation() {
   });
 }
 
-Resources MasterProcess::cluster_total() const {
-  Resources total;
-  for (const auto& [id, agent] : agents_) {
-    if (agent.connected) total += agent.total;
-  }
-  return total;
-}
+Resources MasterProcess::cluster_total() const { return allocator_.cluster_total(); }
 
-Resources MasterProcess::task_resources(const FrameworkRecord& framework) const {
-  Resources sum;
-  for (const auto& [key, task] : tasks_) {
-    if (key.first == framework.id) sum += task.resources;
-  }
-  return sum;
-}
-
-// Only between parties whose event streams are open: a (re)subscribing
-// framework or (re)registering agent is connected before its new stream is
-// (the response head is still being written), and an offer sent into that
-// gap would be lost while its resources stayed offered.
-void MasterProcess::allocate() {
-  auto now = Clock::now();
-  auto open = [](const std::shared_ptr<http::Stream>& stream) { return stream && stream->is_open(); };
-  std::vector<AgentAvailable> available;
-  for (auto& [id, agent] : agents_) {
-    if (!agent.connected || !open(agent.stream)) continue;
-    available.push_back({id, agent.total - agent.used - agent.offered});
-  }
-  std::vector<AllocationCandidate> candidates;
-  for (auto& [id, framework] : frameworks_) {
-    if (!framework.connected || !open(framework.stream) || framework.suppressed) continue;
-    AllocationCandidate candidate{id, task_resources(framework) + framework.offered, {}};
-    for (auto& [agent_id, until] : framework.declined_until) {
-      if (until > now) candidate.filtered_agents.insert(agent_id);
-    }
-    candidates.push_back(std::move(candidate));
-  }
-  if (available.empty() || candidates.empty()) return;
-
-  std::map<std::string, sched::Event> events;
-  for (auto& grant : master::allocate(cluster_total(), available, std::move(candidates))) {
-    auto& agent = agents_.at(grant.agent_id);
-    auto& framework = frameworks_.at(grant.framework_id);
-    OfferRecord record{next_id('O'), framework.id, agent.id, grant.resources, now};
-    agent.offered += record.resources;
-    framework.offered += record.resources;
-
-    auto& event = events[framework.id];
-    event.set_type(sched::Event::OFFERS);
-    auto* offer = event.mutable_offers()->add_offers();
-    offer->mutable_id()->set_value(record.id);
-    offer->mutable_framework_id()->set_value(framework.id);
-    offer->mutable_agent_id()->set_value(agent.id);
-    offer->set_hostname(agent.info.hostname());
-    *offer->mutable_resources() = record.resources.to_proto();
-    *offer->mutable_attributes() = agent.info.attributes();
-    auto* url = offer->mutable_url();
-    url->set_scheme("http");
-    url->mutable_address()->set_hostname(agent.info.hostname());
-    url->mutable_address()->set_ip(agent.ip);
-    url->mutable_address()->set_port(agent.info.port());
-    url->set_path("/slave(1)");
-    offers_.emplace(record.id, std::move(record));
-    metrics_.inc("berth_master_offers_sent_total");
-  }
-  for (auto& [framework_id, event] : events) {
-    log::debug("Sending {} offer(s) to framework {}", event.offers().offers_size(), framework_id);
-    send(frameworks_.at(framework_id), event);
-  }
-}
+void MasterProcess::allocate() { make_offers(allocator_.allocate(Clock::now())); }
 
 void MasterProcess::expire(Clock::time_point now) {
   std::vector<std::string> expired_frameworks;
@@ -208,13 +142,7 @@ void MasterProcess::expire(Clock::time_point now) {
                  "agent did not re-register in time");
   }
 
-  if (flags_.offer_timeout > 0) {
-    std::vector<std::string> stale;
-    for (auto& [id, offer] : offers_) {
-      if (now - offer.created >= std::chrono::duration<double>(flags_.offer_timeout)) stale.push_back(id);
-    }
-    for (const auto& id : stale) remove_offer(id, true);
-  }
+  expire_offers(now);
 }
 
 void MasterProcess::send(FrameworkRecord& framework, const sched::Event& event) {
@@ -236,45 +164,12 @@ void MasterProcess::update_framework(const std::string& framework_id, const v1::
   send(framework->second, event);
 }
 
-void MasterProcess::remove_offer(const std::string& offer_id, bool rescind) {
-  auto it = offers_.find(offer_id);
-  if (it == offers_.end()) return;
-  auto offer = std::move(it->second);
-  offers_.erase(it);
-  if (auto agent = agents_.find(offer.agent_id); agent != agents_.end()) {
-    agent->second.offered -= offer.resources;
-  }
-  auto framework = frameworks_.find(offer.framework_id);
-  if (framework == frameworks_.end()) return;
-  framework->second.offered -= offer.resources;
-  if (rescind) {
-    sched::Event event;
-    event.set_type(sched::Event::RESCIND);
-    event.mutable_rescind()->mutable_offer_id()->set_value(offer.id);
-    send(framework->second, event);
-  }
-  request_allocation();
-}
-
-void MasterProcess::rescind_offers(const std::string& framework_id, const std::string& agent_id) {
-  std::vector<std::string> ids;
-  for (auto& [id, offer] : offers_) {
-    if ((framework_id.empty() || offer.framework_id == framework_id) &&
-        (agent_id.empty() || offer.agent_id == agent_id)) {
-      ids.push_back(id);
-    }
-  }
-  for (const auto& id : ids) remove_offer(id, true);
-}
-
 void MasterProcess::finish_task(const TaskKey& key) {
   auto it = tasks_.find(key);
   if (it == tasks_.end()) return;
   auto task = std::move(it->second);
   tasks_.erase(it);
-  if (auto agent = agents_.find(task.agent_id); agent != agents_.end()) {
-    agent->second.used -= task.resources;
-  }
+  allocator_.recover(task.framework_id, task.role, task.agent_id, task.resources);
   if (auto framework = frameworks_.find(task.framework_id); framework != frameworks_.end()) {
     auto& completed = framework->second.completed;
     completed.push_back(std::move(task));
@@ -304,6 +199,7 @@ void MasterProcess::remove_framework(const std::string& framework_id, std::strin
   for (const auto& key : keys) finish_task(key);
   if (it->second.stream) it->second.stream->close();
   frameworks_.erase(framework_id);
+  allocator_.remove_framework(framework_id);
 }
 
 std::string MasterProcess::next_id(char kind) {

@@ -1,9 +1,11 @@
 #pragma once
 // The master's state and behaviour. One instance runs on one io_context thread;
 // every handler and timer is a coroutine on it, so no locking is needed.
-// The implementation is split by concern: master.cpp (lifecycle, timers,
-// allocation), scheduler_api.cpp (framework calls), agent_api.cpp (agent calls),
-// state_json.cpp (/state and /metrics).
+// The implementation is split by concern: master.cpp (lifecycle, timers),
+// offers.cpp (allocation rounds into offers, and their end),
+// scheduler_api.cpp (subscriptions and the call dispatch), scheduler_calls.cpp
+// (each framework call), agent_api.cpp (agent calls), operator_api.cpp
+// (roles, weights and quota), state_json.cpp (/state and /metrics).
 
 #include <boost/asio.hpp>
 
@@ -12,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "berth/agent.pb.h"
@@ -19,8 +22,11 @@
 #include "berth/common/clock.hpp"
 #include "berth/common/http.hpp"
 #include "berth/common/metrics.hpp"
+#include "berth/common/resource_pools.hpp"
 #include "berth/common/resources.hpp"
+#include "berth/master/allocator.hpp"
 #include "berth/master/flags.hpp"
+#include "framework_roles.hpp"
 #include "mesos/v1/mesos.pb.h"
 #include "mesos/v1/scheduler.pb.h"
 
@@ -38,14 +44,16 @@ struct TaskRecord {
   v1::TaskInfo info;
   v1::TaskState state = v1::TASK_STAGING;
   std::optional<v1::TaskStatus> latest;
-  Resources resources;
+  std::string role;         // the allocation role its resources came from
+  ResourcePools resources;
 };
 
 struct OfferRecord {
   std::string id;
   std::string framework_id;
+  std::string role;
   std::string agent_id;
-  Resources resources;
+  ResourcePools resources;
   Clock::time_point created;
 };
 
@@ -53,10 +61,9 @@ struct AgentRecord {
   std::string id;
   v1::AgentInfo info;
   std::string ip;
-  Resources total;
-  Resources used;
-  Resources offered;
+  ResourcePools total;
   std::shared_ptr<http::Stream> stream;
+  std::uint64_t epoch = 0;  // registrations so far: tells a newer one apart
   codec::Format format = codec::Format::Protobuf;
   bool connected = false;
   Clock::time_point last_seen;
@@ -71,9 +78,8 @@ struct FrameworkRecord {
   std::shared_ptr<http::Stream> stream;
   codec::Format format = codec::Format::Json;
   bool connected = false;
-  bool suppressed = false;
-  Resources offered;
-  std::map<std::string, Clock::time_point> declined_until;  // agent id -> filter expiry
+  FrameworkRoles roles;
+  std::set<std::string> suppressed_roles;
   Clock::time_point disconnected_at;
   std::deque<TaskRecord> completed;
   double registered_time = 0;
@@ -96,24 +102,36 @@ class MasterProcess {
   void send(FrameworkRecord& framework, const sched::Event& event);
   void send(AgentRecord& agent, const agent::Event& event);
   void update_framework(const std::string& framework_id, const v1::TaskStatus& status);
-  void rescind_offers(const std::string& framework_id, const std::string& agent_id);
-  void remove_offer(const std::string& offer_id, bool rescind);
   void remove_framework(const std::string& framework_id, std::string_view why);
   void finish_task(const TaskKey& key);
-  Resources task_resources(const FrameworkRecord& framework) const;
   Resources cluster_total() const;
   std::string next_id(char kind);
   v1::TaskStatus master_status(const TaskRecord& task, v1::TaskState state,
                                v1::TaskStatus::Reason reason, std::string message) const;
 
+  // offers.cpp
+  void make_offers(std::vector<Allocation> allocations);
+  // Ends an offer. `rescind`: tell the framework; `refuse`: how long the
+  // framework is not offered those resources again (DECLINE's filter).
+  void remove_offer(const std::string& offer_id, bool rescind, double refuse_seconds = 0);
+  void rescind_offers(const std::string& framework_id, const std::string& agent_id);
+  void expire_offers(Clock::time_point now);
+
   // scheduler_api.cpp
   asio::awaitable<void> handle_scheduler(http::Exchange& exchange);
   asio::awaitable<void> subscribe(http::Exchange& exchange, sched::Call call, codec::Format format);
+  std::string admit_framework(const std::string& id, const v1::FrameworkInfo& info, FrameworkRoles roles,
+                              const std::set<std::string>& suppressed, codec::Format format);
+  void framework_disconnected(const std::string& framework_id, const std::shared_ptr<http::Stream>& stream);
+
+  // scheduler_calls.cpp
   Result<void> accept(FrameworkRecord& framework, const sched::Call::Accept& accept);
   Result<void> launch(FrameworkRecord& framework, const std::string& agent_id, v1::TaskInfo task,
-                      Resources& available);
+                      std::map<std::string, ResourcePools>& available);
   void decline(FrameworkRecord& framework, const google::protobuf::RepeatedPtrField<v1::OfferID>& ids,
                double refuse_seconds);
+  Result<void> suppress(FrameworkRecord& framework, const google::protobuf::RepeatedPtrField<std::string>& roles);
+  Result<void> revive(FrameworkRecord& framework, const google::protobuf::RepeatedPtrField<std::string>& roles);
   Result<void> kill(FrameworkRecord& framework, const sched::Call::Kill& kill);
   Result<void> acknowledge(FrameworkRecord& framework, const sched::Call::Acknowledge& ack);
   void reconcile(FrameworkRecord& framework, const sched::Call::Reconcile& reconcile);
@@ -127,8 +145,17 @@ class MasterProcess {
   void remove_agent(const std::string& agent_id, v1::TaskState state, v1::TaskStatus::Reason reason,
                     std::string_view why);
 
+  // operator_api.cpp
+  void add_operator_routes();
+  http::Response weights_response(const http::Request& request);
+  http::Response quota_response(const http::Request& request, std::string_view path);
+  Result<void> set_quotas(std::string_view body);
+  Result<void> load_roles_config();
+  Result<void> save_roles_config() const;
+
   // state_json.cpp
   std::string state_json() const;
+  std::string roles_json() const;
   std::string metrics_text();
 
   asio::any_io_executor executor_;
@@ -146,6 +173,9 @@ class MasterProcess {
   std::map<std::string, FrameworkRecord> frameworks_;
   std::map<std::string, OfferRecord> offers_;
   std::map<TaskKey, TaskRecord> tasks_;
+  Allocator allocator_;
+  std::map<std::string, double> weights_;  // set by --weights or PUT /weights
+  std::map<std::string, Quota> quotas_;    // set by POST /quota
   metrics::Registry metrics_;
 };
 

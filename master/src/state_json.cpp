@@ -27,6 +27,16 @@ json::object resources_json(const Resources& resources) {
   return out;
 }
 
+json::object resources_json(const ResourcePools& pools) { return resources_json(pools.total()); }
+
+json::object reserved_json(const ResourcePools& pools) {
+  json::object out;
+  for (const auto& [role, resources] : pools.pools()) {
+    if (role != "*") out[role] = resources_json(resources);
+  }
+  return out;
+}
+
 json::object task_json(const TaskRecord& task) {
   json::object out;
   out["id"] = task.info.task_id().value();
@@ -35,6 +45,7 @@ json::object task_json(const TaskRecord& task) {
   out["slave_id"] = task.agent_id;
   out["agent_id"] = task.agent_id;
   out["state"] = v1::TaskState_Name(task.state);
+  out["role"] = task.role;
   out["resources"] = resources_json(task.resources);
   json::array statuses;
   if (task.latest) statuses.push_back(json::parse(codec::to_json(*task.latest)));
@@ -54,6 +65,9 @@ std::string MasterProcess::state_json() const {
   state["activated_slaves"] = static_cast<std::int64_t>(
       std::count_if(agents_.begin(), agents_.end(), [](const auto& a) { return a.second.connected; }));
 
+  std::map<std::string, ResourcePools> used, offered;
+  for (const auto& [key, task] : tasks_) used[task.agent_id] += task.resources;
+  for (const auto& [id, offer] : offers_) offered[offer.agent_id] += offer.resources;
   json::array agents;
   for (const auto& [id, agent] : agents_) {
     json::object a;
@@ -64,8 +78,10 @@ std::string MasterProcess::state_json() const {
     a["active"] = agent.connected;
     a["registered_time"] = agent.registered_time;
     a["resources"] = resources_json(agent.total);
-    a["used_resources"] = resources_json(agent.used);
-    a["offered_resources"] = resources_json(agent.offered);
+    a["reserved_resources"] = reserved_json(agent.total);
+    a["unreserved_resources"] = resources_json(agent.total.unreserved());
+    a["used_resources"] = resources_json(used[id]);
+    a["offered_resources"] = resources_json(offered[id]);
     agents.push_back(std::move(a));
   }
   state["slaves"] = std::move(agents);
@@ -76,7 +92,23 @@ std::string MasterProcess::state_json() const {
     f["id"] = id;
     f["name"] = framework.info.name();
     f["user"] = framework.info.user();
-    f["active"] = framework.connected && !framework.suppressed;
+    f["active"] = framework.connected;
+    json::array framework_roles;
+    for (const auto& role : framework.roles.roles) framework_roles.emplace_back(role);
+    f["roles"] = std::move(framework_roles);
+    if (!framework.roles.multi_role && !framework.roles.roles.empty()) f["role"] = *framework.roles.roles.begin();
+    json::array suppressed;
+    for (const auto& role : framework.suppressed_roles) suppressed.emplace_back(role);
+    f["suppressed_roles"] = std::move(suppressed);
+    Resources framework_used, framework_offered;
+    for (const auto& [key, task] : tasks_) {
+      if (key.first == id) framework_used += task.resources.total();
+    }
+    for (const auto& [offer_id, offer] : offers_) {
+      if (offer.framework_id == id) framework_offered += offer.resources.total();
+    }
+    f["used_resources"] = resources_json(framework_used);
+    f["offered_resources"] = resources_json(framework_offered);
     f["connected"] = framework.connected;
     f["failover_timeout"] = framework.info.failover_timeout();
     f["registered_time"] = framework.registered_time;
@@ -93,6 +125,7 @@ std::string MasterProcess::state_json() const {
       if (offer.framework_id != id) continue;
       offers.push_back(json::object{{"id", offer_id},
                                     {"agent_id", offer.agent_id},
+                                    {"role", offer.role},
                                     {"resources", resources_json(offer.resources)}});
     }
     f["offers"] = std::move(offers);
@@ -100,6 +133,27 @@ std::string MasterProcess::state_json() const {
   }
   state["frameworks"] = std::move(frameworks);
   return json::serialize(state);
+}
+
+// GET /roles, as Mesos's /roles: every role the allocator knows (those of
+// frameworks, weights, quotas and reservations), with its share.
+std::string MasterProcess::roles_json() const {
+  json::array out;
+  for (const auto& role : allocator_.roles()) {
+    json::array frameworks;
+    for (const auto& id : role.frameworks) frameworks.emplace_back(id);
+    out.push_back(json::object{
+        {"name", role.name},
+        {"weight", role.weight},
+        {"frameworks", std::move(frameworks)},
+        {"resources", resources_json(role.allocated)},
+        {"allocated", resources_json(role.allocated)},
+        {"quota", json::object{{"role", role.name},
+                               {"guarantee", resources_json(role.quota.guarantee)},
+                               {"limit", resources_json(role.quota.limit)},
+                               {"consumed", resources_json(role.consumed)}}}});
+  }
+  return json::serialize(json::object{{"roles", std::move(out)}});
 }
 
 std::string MasterProcess::metrics_text() {

@@ -84,13 +84,30 @@ TEST(AgentResources, DetectedDefaultsLeaveTheSystemAReserve) {
 
 TEST(AgentResources, FlagOverridesOnlyWhatItNames) {
   HostFacts facts{.cpus = 8, .mem_mb = 16384, .disk_mb = 100000};
-  auto resources = agent_resources(facts, "cpus:2;ports:[5000-5010]").value();
+  auto resources = agent_resources(facts, "cpus:2;ports:[5000-5010]").value().total();
   EXPECT_DOUBLE_EQ(resources.cpus(), 2);
   EXPECT_DOUBLE_EQ(resources.mem_mb(), 15360);
   EXPECT_EQ(resources.ranges("ports")[0], (std::pair<std::uint64_t, std::uint64_t>{5000, 5010}));
-  auto json = agent_resources(facts, R"([{"name":"mem","type":"SCALAR","scalar":{"value":100}}])").value();
+  auto json = agent_resources(facts, R"([{"name":"mem","type":"SCALAR","scalar":{"value":100}}])").value().total();
   EXPECT_DOUBLE_EQ(json.mem_mb(), 100);
   EXPECT_DOUBLE_EQ(json.cpus(), 8);
+}
+
+TEST(AgentResources, StaticReservationsSplitTheResourcesByRole) {
+  HostFacts facts{.cpus = 8, .mem_mb = 16384, .disk_mb = 100000};
+  auto pools = agent_resources(facts, "cpus:2;cpus(eng):6;mem(eng/web):1024").value();
+  EXPECT_DOUBLE_EQ(pools.unreserved().cpus(), 2) << "cpus named: not detected";
+  EXPECT_DOUBLE_EQ(pools.pool("eng").cpus(), 6);
+  EXPECT_DOUBLE_EQ(pools.pool("eng/web").mem_mb(), 1024);
+  EXPECT_DOUBLE_EQ(pools.unreserved().mem_mb(), 0) << "mem named: not detected";
+  EXPECT_DOUBLE_EQ(pools.unreserved().disk_mb(), 100000 - 5120);
+  auto json = agent_resources(
+      facts, R"([{"name":"cpus","type":"SCALAR","scalar":{"value":3},"reservations":[{"type":"STATIC","role":"ads"}]}])");
+  ASSERT_TRUE(json) << json.error().what();
+  EXPECT_DOUBLE_EQ(json->pool("ads").cpus(), 3);
+  auto bad = agent_resources(facts, "cpus(bad role):1");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().what().find("role 'bad role'"), std::string::npos) << bad.error().what();
 }
 
 TEST(AgentResources, BadFlagNamesTheFlag) {

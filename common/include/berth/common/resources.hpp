@@ -7,8 +7,8 @@
 
 #include <google/protobuf/repeated_ptr_field.h>
 
+#include <algorithm>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -32,6 +32,8 @@ class Resources {
   static Result<Resources> parse(std::string_view text);
   // Mesos's JSON form for --resources: [{"name":"cpus","type":"SCALAR","scalar":{"value":2}}, ...]
   static Result<Resources> parse_json(std::string_view json);
+  // The Resource messages of that JSON form, as given.
+  static Result<Protos> protos_from_json(std::string_view json);
   // Resources of the same name are added together; `role` is ignored.
   static Result<Resources> from_proto(const Protos& resources);
   // One Resource per name, sorted by name.
@@ -62,6 +64,19 @@ class Resources {
   // The text form, sorted by name: "cpus:0.1;mem:32;ports:[31000-32000]".
   std::string to_string() const;
 
+  // Calls fn(name, value) for each scalar, by name.
+  template <typename Fn>
+  void each_scalar(Fn&& fn) const {
+    for (const auto& [name, entry] : entries_) {
+      if (entry.type == mesos::v1::Value::SCALAR) fn(std::string_view(name), static_cast<double>(entry.milli) / 1000);
+    }
+  }
+  // Only the scalars.
+  Resources scalars() const;
+  // Sets a scalar (rounded to thousandths; 0 removes it). A name held as
+  // ranges or a set is left alone.
+  Resources& set_scalar(std::string_view name, double value);
+
  private:
   struct Entry {
     mesos::v1::Value::Type type = mesos::v1::Value::SCALAR;
@@ -74,7 +89,58 @@ class Resources {
   Result<void> add(const std::string& name, Entry entry);
   void drop_empty();
 
-  std::map<std::string, Entry, std::less<>> entries_;
+  // A handful of names at most: a vector sorted by name copies, compares
+  // and searches faster than a tree of nodes, which the master's allocator
+  // feels on every offer.
+  class Entries {
+   public:
+    using Item = std::pair<std::string, Entry>;
+    using iterator = std::vector<Item>::iterator;
+    using const_iterator = std::vector<Item>::const_iterator;
+    iterator begin() { return items_.begin(); }
+    iterator end() { return items_.end(); }
+    const_iterator begin() const { return items_.begin(); }
+    const_iterator end() const { return items_.end(); }
+    bool empty() const { return items_.empty(); }
+    // A linear scan: a handful of short names, most told apart by their
+    // length or first letter without a memcmp.
+    iterator find(std::string_view name) {
+      for (auto it = items_.begin(); it != items_.end(); ++it) {
+        const auto& key = it->first;
+        if (key.size() == name.size() && !name.empty() && key[0] == name[0] && key == name) return it;
+      }
+      return items_.end();
+    }
+    const_iterator find(std::string_view name) const { return const_cast<Entries*>(this)->find(name); }
+    bool contains(std::string_view name) const { return find(name) != end(); }
+    // Inserts unless the name is there; the entry is moved from only if inserted.
+    std::pair<iterator, bool> try_emplace(std::string_view name, Entry&& entry) {
+      auto it = lower_bound(name);
+      if (it != items_.end() && it->first == name) return {it, false};
+      if (items_.capacity() == 0) {  // cpus, mem, disk, ports: one allocation, not three
+        items_.reserve(4);
+        it = items_.end();
+      }
+      return {items_.emplace(it, std::string(name), std::move(entry)), true};
+    }
+    std::pair<iterator, bool> try_emplace(std::string_view name, const Entry& entry) {
+      return try_emplace(name, Entry(entry));
+    }
+    iterator erase(iterator it) { return items_.erase(it); }
+    template <typename Pred>
+    void erase_if(Pred pred) {
+      std::erase_if(items_, pred);
+    }
+    bool operator==(const Entries&) const = default;
+
+   private:
+    iterator lower_bound(std::string_view name) {
+      return std::lower_bound(items_.begin(), items_.end(), name,
+                              [](const Item& item, std::string_view n) { return item.first < n; });
+    }
+    std::vector<Item> items_;
+  };
+  Entries entries_;
 };
 
 }  // namespace berth

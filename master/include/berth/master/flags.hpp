@@ -16,6 +16,7 @@ struct Flags {
   double heartbeat_interval = 15.0;           // seconds between HEARTBEAT events
   double agent_reregister_timeout = 600.0;    // seconds a disconnected agent may take to return
   double offer_timeout = 0;                   // seconds before an unused offer is rescinded; 0 = never
+  std::string weights;                        // "role=weight,..." (also PUT /weights)
   std::size_t max_request_bytes = 4 << 20;
   std::size_t max_completed_tasks = 1000;     // per framework, kept for /state
   std::string log_level = "info";

@@ -1,0 +1,263 @@
+// The framework calls of the Mesos v1 scheduler API, once scheduler_api.cpp
+// has checked who sent them: ACCEPT (LAUNCH), DECLINE, SUPPRESS, REVIVE,
+// KILL, ACKNOWLEDGE and RECONCILE.
+
+#include <fmt/format.h>
+
+#include "berth/common/ids.hpp"
+#include "berth/common/log.hpp"
+#include "berth/common/roles.hpp"
+#include "master_process.hpp"
+
+namespace berth::master {
+
+namespace {
+
+bool has_image(const v1::TaskInfo& task) {
+  return task.has_container() &&
+         (task.container().has_docker() || (task.container().has_mesos() && task.container().mesos().has_image()));
+}
+
+// The allocation role a task's resources name (Resource.allocation_info);
+// empty when none does. Errors when they disagree.
+Result<std::string> allocation_role(const v1::TaskInfo& task) {
+  std::string role;
+  for (const auto& resource : task.resources()) {
+    if (!resource.has_allocation_info() || !resource.allocation_info().has_role()) continue;
+    const auto& named = resource.allocation_info().role();
+    if (!role.empty() && named != role) {
+      return fail(fmt::format("task resources are allocated to both '{}' and '{}'", role, named));
+    }
+    role = named;
+  }
+  return role;
+}
+
+}  // namespace
+
+Result<void> MasterProcess::accept(FrameworkRecord& framework, const sched::Call::Accept& accept) {
+  if (accept.offer_ids_size() == 0) return fail("ACCEPT names no offers");
+  std::string agent_id;
+  std::string invalid;
+  std::map<std::string, ResourcePools> available;  // by allocation role
+  for (const auto& offer_id : accept.offer_ids()) {
+    auto it = offers_.find(offer_id.value());
+    if (it == offers_.end() || it->second.framework_id != framework.id) {
+      invalid = "Offer " + offer_id.value() + " is no longer valid";
+      continue;
+    }
+    if (!agent_id.empty() && it->second.agent_id != agent_id) {
+      invalid = "Offers of one ACCEPT must be from one agent";
+      continue;
+    }
+    agent_id = it->second.agent_id;
+  }
+  // The offers end here: their resources stay allocated for the tasks, and
+  // what the tasks leave goes back below (all of it, if the call is invalid).
+  for (const auto& offer_id : accept.offer_ids()) {
+    auto it = offers_.find(offer_id.value());
+    if (it == offers_.end() || it->second.framework_id != framework.id) continue;
+    available[it->second.role] += it->second.resources;
+    offers_.erase(it);
+  }
+  if (invalid.empty()) {
+    for (const auto& op : accept.operations()) {
+      if (op.type() != v1::Offer::Operation::LAUNCH) {
+        invalid = "Operation " + v1::Offer::Operation::Type_Name(op.type()) + " is not supported";
+      }
+    }
+  }
+  if (!invalid.empty()) {
+    // As Mesos does: the tasks are dropped (lost, for frameworks that are
+    // not partition-aware), not refused with an HTTP error.
+    auto state = framework.roles.partition_aware ? v1::TASK_DROPPED : v1::TASK_LOST;
+    for (const auto& op : accept.operations()) {
+      for (const auto& task : op.launch().task_infos()) {
+        TaskRecord record{framework.id, task.agent_id().value(), task, state, {}, {}, {}};
+        update_framework(framework.id, master_status(record, state, v1::TaskStatus::REASON_INVALID_OFFERS, invalid));
+      }
+    }
+    for (const auto& [role, resources] : available) allocator_.recover(framework.id, role, agent_id, resources);
+    request_allocation();
+    return {};
+  }
+
+  for (const auto& op : accept.operations()) {
+    for (const auto& task : op.launch().task_infos()) {
+      if (auto launched = launch(framework, agent_id, task, available); !launched) {
+        TaskRecord record{framework.id, agent_id, task, v1::TASK_ERROR, {}, {}, {}};
+        log::info("Refusing task {} of framework {}: {}", task.task_id().value(), framework.id,
+                  launched.error().what());
+        update_framework(framework.id, master_status(record, v1::TASK_ERROR, v1::TaskStatus::REASON_TASK_INVALID,
+                                                     launched.error().what()));
+      }
+    }
+  }
+  double refuse = accept.has_filters() ? accept.filters().refuse_seconds() : 5.0;
+  for (const auto& [role, resources] : available) {
+    allocator_.recover(framework.id, role, agent_id, resources, std::chrono::duration<double>(std::max(refuse, 0.0)));
+  }
+  request_allocation();
+  return {};
+}
+
+Result<void> MasterProcess::launch(FrameworkRecord& framework, const std::string& agent_id, v1::TaskInfo task,
+                                   std::map<std::string, ResourcePools>& available) {
+  const auto& task_id = task.task_id().value();
+  if (!ids::is_safe_path_component(task_id)) {
+    return fail("task id '" + task_id + "' must be 1-255 characters of [A-Za-z0-9._-]");
+  }
+  if (tasks_.contains({framework.id, task_id})) return fail("task id '" + task_id + "' is already in use");
+  if (task.agent_id().value() != agent_id) {
+    return fail("task's agent id '" + task.agent_id().value() + "' does not match the offer's '" + agent_id + "'");
+  }
+  // A task from an image may leave its command to the image's Entrypoint and Cmd.
+  if (!task.has_command() ||
+      (!has_image(task) && !task.command().has_value() && task.command().arguments_size() == 0)) {
+    return fail("task has no command to run");
+  }
+  BERTH_TRY(auto role, allocation_role(task));
+  if (role.empty()) {
+    if (available.size() != 1) {
+      return fail("the offers are allocated to several roles: set the task's resources' allocation_info.role");
+    }
+    role = available.begin()->first;
+  }
+  auto pool = available.find(role);
+  if (pool == available.end()) return fail("no offer of this ACCEPT is allocated to role '" + role + "'");
+  auto resources = ResourcePools::from_proto(task.resources());
+  if (!resources) return fail(resources.error().context("invalid task resources"));
+  auto total = resources->total();
+  if (total.cpus() <= 0 || total.mem_mb() <= 0) return fail("task must ask for cpus and mem");
+  if (!pool->second.contains(*resources)) {
+    return fail("task asks for " + resources->to_string() + " but the offers have " + pool->second.to_string());
+  }
+  auto agent = agents_.find(agent_id);
+  if (agent == agents_.end()) return fail("agent " + agent_id + " is unknown");
+  pool->second -= *resources;
+
+  // The agent and a re-registration later learn the task's role from its resources.
+  for (auto& resource : *task.mutable_resources()) resource.mutable_allocation_info()->set_role(role);
+  TaskRecord record{framework.id, agent_id, task, v1::TASK_STAGING, {}, role, *resources};
+  if (!agent->second.connected) {
+    allocator_.recover(framework.id, role, agent_id, *resources);
+    update_framework(framework.id, master_status(record, v1::TASK_LOST, v1::TaskStatus::REASON_AGENT_DISCONNECTED,
+                                                 "agent is disconnected"));
+    return {};
+  }
+  agent::Event run;
+  run.set_type(agent::Event::RUN_TASK);
+  *run.mutable_run_task()->mutable_framework() = framework.info;
+  *run.mutable_run_task()->mutable_task() = task;
+  send(agent->second, run);
+  tasks_.emplace(TaskKey{framework.id, task_id}, std::move(record));
+  metrics_.inc("berth_master_tasks_launched_total");
+  log::info("Launching task {} of framework {} on agent {} in role {}", task_id, framework.id, agent_id, role);
+  return {};
+}
+
+void MasterProcess::decline(FrameworkRecord& framework, const google::protobuf::RepeatedPtrField<v1::OfferID>& ids,
+                            double refuse_seconds) {
+  for (const auto& id : ids) {
+    auto it = offers_.find(id.value());
+    if (it == offers_.end() || it->second.framework_id != framework.id) continue;
+    remove_offer(id.value(), false, std::max(refuse_seconds, 0.0));
+  }
+}
+
+namespace {
+
+// The roles a SUPPRESS or REVIVE names, which must be the framework's; none
+// named means all of them.
+Result<std::set<std::string>> named_roles(const FrameworkRecord& framework,
+                                          const google::protobuf::RepeatedPtrField<std::string>& roles) {
+  std::set<std::string> out(roles.begin(), roles.end());
+  for (const auto& role : out) {
+    if (!framework.roles.roles.contains(role)) {
+      return fail(fmt::format("role '{}' is not one of the framework's roles", role));
+    }
+  }
+  return out.empty() ? framework.roles.roles : out;
+}
+
+}  // namespace
+
+Result<void> MasterProcess::suppress(FrameworkRecord& framework,
+                                     const google::protobuf::RepeatedPtrField<std::string>& roles) {
+  BERTH_TRY(auto named, named_roles(framework, roles));
+  allocator_.suppress(framework.id, named);
+  framework.suppressed_roles.insert(named.begin(), named.end());
+  // Mesos leaves outstanding offers alone: the framework may still use them.
+  return {};
+}
+
+Result<void> MasterProcess::revive(FrameworkRecord& framework,
+                                   const google::protobuf::RepeatedPtrField<std::string>& roles) {
+  BERTH_TRY(auto named, named_roles(framework, roles));
+  allocator_.revive(framework.id, named);
+  for (const auto& role : named) framework.suppressed_roles.erase(role);
+  request_allocation();
+  return {};
+}
+
+Result<void> MasterProcess::kill(FrameworkRecord& framework, const sched::Call::Kill& kill) {
+  auto it = tasks_.find({framework.id, kill.task_id().value()});
+  if (it == tasks_.end()) {
+    TaskRecord unknown{framework.id, kill.has_agent_id() ? kill.agent_id().value() : "", {}, v1::TASK_LOST, {}, {}, {}};
+    *unknown.info.mutable_task_id() = kill.task_id();
+    update_framework(framework.id, master_status(unknown, v1::TASK_LOST, v1::TaskStatus::REASON_RECONCILIATION,
+                                                 "Attempted to kill an unknown task"));
+    return {};
+  }
+  auto agent = agents_.find(it->second.agent_id);
+  if (agent == agents_.end()) return fail("task's agent is unknown");
+  agent::Event event;
+  event.set_type(agent::Event::KILL_TASK);
+  event.mutable_kill_task()->mutable_framework_id()->set_value(framework.id);
+  *event.mutable_kill_task()->mutable_task_id() = kill.task_id();
+  if (kill.has_kill_policy()) *event.mutable_kill_task()->mutable_kill_policy() = kill.kill_policy();
+  send(agent->second, event);
+  log::info("Asked agent {} to kill task {} of framework {}", agent->first, kill.task_id().value(), framework.id);
+  return {};
+}
+
+Result<void> MasterProcess::acknowledge(FrameworkRecord& framework, const sched::Call::Acknowledge& ack) {
+  auto agent = agents_.find(ack.agent_id().value());
+  if (agent == agents_.end()) return fail("agent '" + ack.agent_id().value() + "' is unknown");
+  agent::Event event;
+  event.set_type(agent::Event::ACKNOWLEDGE);
+  event.mutable_acknowledge()->mutable_framework_id()->set_value(framework.id);
+  *event.mutable_acknowledge()->mutable_task_id() = ack.task_id();
+  event.mutable_acknowledge()->set_uuid(ack.uuid());
+  send(agent->second, event);
+  return {};
+}
+
+void MasterProcess::reconcile(FrameworkRecord& framework, const sched::Call::Reconcile& reconcile) {
+  auto report = [&](const TaskRecord& task) {
+    auto status = task.latest ? *task.latest
+                              : master_status(task, task.state, v1::TaskStatus::REASON_RECONCILIATION, "");
+    status.clear_uuid();
+    status.set_reason(v1::TaskStatus::REASON_RECONCILIATION);
+    update_framework(framework.id, status);
+  };
+  if (reconcile.tasks_size() == 0) {
+    for (const auto& [key, task] : tasks_) {
+      if (key.first == framework.id) report(task);
+    }
+    return;
+  }
+  for (const auto& wanted : reconcile.tasks()) {
+    auto it = tasks_.find({framework.id, wanted.task_id().value()});
+    if (it != tasks_.end()) {
+      report(it->second);
+      continue;
+    }
+    TaskRecord unknown{framework.id, wanted.has_agent_id() ? wanted.agent_id().value() : "", {}, v1::TASK_UNKNOWN, {}, {}, {}};
+    *unknown.info.mutable_task_id() = wanted.task_id();
+    update_framework(framework.id, master_status(unknown, v1::TASK_UNKNOWN, v1::TaskStatus::REASON_RECONCILIATION,
+                                                 "Task is unknown to the master"));
+  }
+}
+
+}  // namespace berth::master
