@@ -26,6 +26,9 @@ v1::FrameworkInfo framework_info(const FrameworkSpec& spec) {
   info.set_failover_timeout(spec.failover_timeout_s);
   if (!spec.hostname.empty()) info.set_hostname(spec.hostname);
   set_single_role(info, spec.role);
+  // A partitioned agent then means TASK_UNREACHABLE, which berth run waits
+  // through, rather than TASK_LOST, which would end it while the task runs on.
+  info.add_capabilities()->set_type(v1::FrameworkInfo::Capability::PARTITION_AWARE);
   if (spec.id) *info.mutable_id() = *spec.id;
   return info;
 }

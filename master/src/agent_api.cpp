@@ -49,7 +49,7 @@ asio::awaitable<void> MasterProcess::handle_agent(http::Exchange& exchange) {
   }
   auto& [call, negotiated] = *parsed;
   if (call.type() == agent::Call::REGISTER) {
-    co_await register_agent(exchange, std::move(call), negotiated.response_format);
+    co_await register_agent(exchange, std::move(call), negotiated);
     co_return;
   }
   std::string agent_id(exchange.request()[kAgentIdHeader]);
@@ -85,7 +85,8 @@ asio::awaitable<void> MasterProcess::handle_agent(http::Exchange& exchange) {
 }
 
 asio::awaitable<void> MasterProcess::register_agent(http::Exchange& exchange, agent::Call call,
-                                                    codec::Format format) {
+                                                    Negotiated negotiated) {
+  auto format = negotiated.response_format;
   auto& registration = *call.mutable_register_();
   auto& info = *registration.mutable_agent_info();
   auto problem = validate_agent_info(info);
@@ -104,6 +105,7 @@ asio::awaitable<void> MasterProcess::register_agent(http::Exchange& exchange, ag
     agent.id = id;
     agent.registered_time = now_seconds();
   }
+  if (agent.unreachable) agent_returned(agent);
   if (agent.stream) agent.stream->close();
   agent.stream.reset();
   auto epoch = ++agent.epoch;
@@ -122,11 +124,10 @@ asio::awaitable<void> MasterProcess::register_agent(http::Exchange& exchange, ag
   allocator_.set_agent_active(id, false);
   reconcile_agent_tasks(agent, registration);
   for (const auto& [key, task] : tasks_) {
-    if (task.agent_id == id) allocator_.allocate_existing(key.first, task.role, id, task.resources);
+    if (task.agent_id == id && !task.released) allocator_.allocate_existing(key.first, task.role, id, task.resources);
   }
 
-  auto head = http::make_response(http::Status::ok, "", codec::kRecordIoType);
-  head.set("Record-IO-Content-Type", std::string(codec::content_type(format)));
+  auto head = stream_head(negotiated);
   auto stream = co_await exchange.stream(std::move(head));
   auto current = agents_.find(id);
   if (current == agents_.end() || current->second.epoch != epoch) {
@@ -154,8 +155,7 @@ void MasterProcess::reconcile_agent_tasks(AgentRecord& agent, const agent::Call:
     if (tasks_.contains(key)) continue;
     auto resources = ResourcePools::from_proto(running.task().resources());
     TaskRecord record{key.first, agent.id, running.task(), running.state(), {}, task_role(running),
-                      resources ? *resources : ResourcePools{}};
-    tasks_.emplace(key, std::move(record));
+                      resources ? *resources : ResourcePools{}, is_terminal(running.state())};
     auto& framework = frameworks_[key.first];
     if (framework.id.empty()) {
       // A framework known only through its tasks (the master restarted): it may
@@ -163,13 +163,35 @@ void MasterProcess::reconcile_agent_tasks(AgentRecord& agent, const agent::Call:
       framework.id = key.first;
       if (running.has_framework()) framework.info = running.framework();
       framework.info.mutable_id()->set_value(key.first);
+      framework.roles = framework_roles(framework.info).value_or(FrameworkRoles{});
       framework.disconnected_at = Clock::now();
       framework.registered_time = now_seconds();
     }
+    if (unreachable_tasks_.erase(key) > 0) {
+      // Back from an unreachable agent: its framework heard TASK_UNREACHABLE
+      // (or TASK_LOST) and now learns that the task lives on.
+      update_framework(key.first, master_status(record, running.state(), v1::TaskStatus::REASON_AGENT_REREGISTERED,
+                                                "agent " + agent.id + " is reachable again"));
+    }
+    tasks_.emplace(key, std::move(record));
+  }
+  // Tasks an unreachable agent lost while it was away are gone.
+  std::vector<TaskKey> vanished;
+  for (const auto& [key, task] : unreachable_tasks_) {
+    if (task.agent_id == agent.id && !reported.contains(key)) vanished.push_back(key);
+  }
+  for (const auto& key : vanished) {
+    auto task = std::move(unreachable_tasks_.at(key));
+    unreachable_tasks_.erase(key);
+    auto framework = frameworks_.find(key.first);
+    bool partition_aware = framework != frameworks_.end() && framework->second.roles.partition_aware;
+    update_framework(key.first, master_status(task, partition_aware ? v1::TASK_GONE : v1::TASK_LOST,
+                                              v1::TaskStatus::REASON_AGENT_REREGISTERED,
+                                              "agent " + agent.id + " came back without this task"));
   }
   std::vector<TaskKey> missing;
   for (const auto& [key, task] : tasks_) {
-    if (task.agent_id == agent.id && !reported.contains(key) && task.state != v1::TASK_STAGING) {
+    if (task.agent_id == agent.id && !reported.contains(key) && task.state != v1::TASK_STAGING && !task.released) {
       missing.push_back(key);
     }
   }
@@ -190,7 +212,8 @@ Result<void> MasterProcess::status_update(AgentRecord& agent, const agent::Call:
   if (auto it = tasks_.find(key); it != tasks_.end()) {
     it->second.state = status.state();
     it->second.latest = status;
-    if (is_terminal(status.state())) finish_task(key);
+    // The resources are free at once; the task stays until acknowledged.
+    if (is_terminal(status.state())) release_task(it->second);
   }
   update_framework(key.first, status);
   return {};
@@ -199,8 +222,8 @@ Result<void> MasterProcess::status_update(AgentRecord& agent, const agent::Call:
 void MasterProcess::agent_disconnected(const std::string& agent_id, const std::shared_ptr<http::Stream>& stream) {
   auto it = agents_.find(agent_id);
   if (it == agents_.end() || it->second.stream != stream) return;
-  log::warn("Agent {} disconnected; waiting up to {}s for it to re-register", agent_id,
-            flags_.agent_reregister_timeout);
+  log::warn("Agent {} disconnected; unreachable unless it returns within {}s", agent_id,
+            flags_.agent_ping_timeout * static_cast<double>(flags_.max_agent_ping_timeouts));
   it->second.connected = false;
   it->second.stream.reset();
   it->second.disconnected_at = Clock::now();

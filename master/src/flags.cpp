@@ -20,8 +20,17 @@ void add_flags(CLI::App& app, Flags& flags) {
                  "Seconds between HEARTBEAT events to frameworks and agents")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--agent_reregister_timeout", flags.agent_reregister_timeout,
-                 "Seconds a disconnected agent has to re-register before its tasks are lost")
+  app.add_option("--agent_ping_timeout", flags.agent_ping_timeout,
+                 "Seconds without a heartbeat from an agent that count as one missed ping")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max_agent_ping_timeouts", flags.max_agent_ping_timeouts,
+                 "Missed pings after which an agent is unreachable: its tasks become TASK_UNREACHABLE for "
+                 "partition-aware frameworks, TASK_LOST for the others")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}))
+      ->capture_default_str();
+  app.add_option("--registry_max_agent_age", flags.registry_max_agent_age,
+                 "Seconds an unreachable agent is remembered; it may come back with its tasks until then")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--offer_timeout", flags.offer_timeout,

@@ -31,6 +31,7 @@ MasterProcess::MasterProcess(asio::any_io_executor executor, Flags flags)
   metrics_.describe("berth_master_task_updates_total", "counter",
                     "Task status updates received from agents, by state");
   metrics_.describe("berth_master_offers_sent_total", "counter", "Offers sent to frameworks");
+  metrics_.describe("berth_master_agents_unreachable_total", "counter", "Agents marked unreachable");
   metrics_.describe("berth_master_http_bad_requests_total", "counter",
                     "API requests refused with a 4xx answer");
 }
@@ -132,16 +133,7 @@ void MasterProcess::expire(Clock::time_point now) {
   }
   for (const auto& id : expired_frameworks) remove_framework(id, "failover timeout elapsed");
 
-  std::vector<std::string> lost_agents;
-  for (auto& [id, agent] : agents_) {
-    auto timeout = std::chrono::duration<double>(flags_.agent_reregister_timeout);
-    if (!agent.connected && now - agent.disconnected_at >= timeout) lost_agents.push_back(id);
-  }
-  for (const auto& id : lost_agents) {
-    remove_agent(id, v1::TASK_LOST, v1::TaskStatus::REASON_AGENT_REMOVED,
-                 "agent did not re-register in time");
-  }
-
+  check_agents(now);
   expire_offers(now);
 }
 
@@ -167,15 +159,27 @@ void MasterProcess::update_framework(const std::string& framework_id, const v1::
 void MasterProcess::finish_task(const TaskKey& key) {
   auto it = tasks_.find(key);
   if (it == tasks_.end()) return;
+  release_task(it->second);
+  remove_task(key);
+}
+
+void MasterProcess::release_task(TaskRecord& task) {
+  if (task.released) return;
+  task.released = true;
+  allocator_.recover(task.framework_id, task.role, task.agent_id, task.resources);
+  request_allocation();
+}
+
+void MasterProcess::remove_task(const TaskKey& key) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) return;
   auto task = std::move(it->second);
   tasks_.erase(it);
-  allocator_.recover(task.framework_id, task.role, task.agent_id, task.resources);
   if (auto framework = frameworks_.find(task.framework_id); framework != frameworks_.end()) {
     auto& completed = framework->second.completed;
     completed.push_back(std::move(task));
     while (completed.size() > flags_.max_completed_tasks) completed.pop_front();
   }
-  request_allocation();
 }
 
 void MasterProcess::remove_framework(const std::string& framework_id, std::string_view why) {

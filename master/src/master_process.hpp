@@ -27,6 +27,7 @@
 #include "berth/master/allocator.hpp"
 #include "berth/master/flags.hpp"
 #include "framework_roles.hpp"
+#include "request.hpp"
 #include "mesos/v1/mesos.pb.h"
 #include "mesos/v1/scheduler.pb.h"
 
@@ -46,6 +47,9 @@ struct TaskRecord {
   std::optional<v1::TaskStatus> latest;
   std::string role;         // the allocation role its resources came from
   ResourcePools resources;
+  // Terminal, its resources back with the allocator; the task itself stays
+  // until its framework acknowledges that last update, as in Mesos.
+  bool released = false;
 };
 
 struct OfferRecord {
@@ -66,8 +70,10 @@ struct AgentRecord {
   std::uint64_t epoch = 0;  // registrations so far: tells a newer one apart
   codec::Format format = codec::Format::Protobuf;
   bool connected = false;
+  bool unreachable = false;   // missed its heartbeats: its tasks are unreachable
   Clock::time_point last_seen;
   Clock::time_point disconnected_at;
+  Clock::time_point unreachable_at;
   double registered_time = 0;
 };
 
@@ -103,7 +109,9 @@ class MasterProcess {
   void send(AgentRecord& agent, const agent::Event& event);
   void update_framework(const std::string& framework_id, const v1::TaskStatus& status);
   void remove_framework(const std::string& framework_id, std::string_view why);
-  void finish_task(const TaskKey& key);
+  void finish_task(const TaskKey& key);   // release_task, then remove_task
+  void release_task(TaskRecord& task);     // its resources back to the allocator, once
+  void remove_task(const TaskKey& key);    // into the framework's completed tasks
   Resources cluster_total() const;
   std::string next_id(char kind);
   v1::TaskStatus master_status(const TaskRecord& task, v1::TaskState state,
@@ -119,7 +127,7 @@ class MasterProcess {
 
   // scheduler_api.cpp
   asio::awaitable<void> handle_scheduler(http::Exchange& exchange);
-  asio::awaitable<void> subscribe(http::Exchange& exchange, sched::Call call, codec::Format format);
+  asio::awaitable<void> subscribe(http::Exchange& exchange, sched::Call call, Negotiated negotiated);
   std::string admit_framework(const std::string& id, const v1::FrameworkInfo& info, FrameworkRoles roles,
                               const std::set<std::string>& suppressed, codec::Format format);
   void framework_disconnected(const std::string& framework_id, const std::shared_ptr<http::Stream>& stream);
@@ -136,9 +144,14 @@ class MasterProcess {
   Result<void> acknowledge(FrameworkRecord& framework, const sched::Call::Acknowledge& ack);
   void reconcile(FrameworkRecord& framework, const sched::Call::Reconcile& reconcile);
 
+  // agent_health.cpp
+  void check_agents(Clock::time_point now);
+  void mark_unreachable(const std::string& agent_id, Clock::time_point now);
+  void agent_returned(AgentRecord& agent);
+
   // agent_api.cpp
   asio::awaitable<void> handle_agent(http::Exchange& exchange);
-  asio::awaitable<void> register_agent(http::Exchange& exchange, agent::Call call, codec::Format format);
+  asio::awaitable<void> register_agent(http::Exchange& exchange, agent::Call call, Negotiated negotiated);
   void reconcile_agent_tasks(AgentRecord& agent, const agent::Call::Register& registration);
   Result<void> status_update(AgentRecord& agent, const agent::Call::StatusUpdate& update);
   void agent_disconnected(const std::string& agent_id, const std::shared_ptr<http::Stream>& stream);
@@ -173,6 +186,9 @@ class MasterProcess {
   std::map<std::string, FrameworkRecord> frameworks_;
   std::map<std::string, OfferRecord> offers_;
   std::map<TaskKey, TaskRecord> tasks_;
+  // Tasks of unreachable agents, kept so that RECONCILE can answer and the
+  // agent's return can bring them back.
+  std::map<TaskKey, TaskRecord> unreachable_tasks_;
   Allocator allocator_;
   std::map<std::string, double> weights_;  // set by --weights or PUT /weights
   std::map<std::string, Quota> quotas_;    // set by POST /quota

@@ -12,13 +12,25 @@ std::expected<Negotiated, HttpError> negotiate(const http::Request& request) {
   if (!format) {
     return std::unexpected(HttpError{http::Status::unsupported_media_type, format.error().what()});
   }
-  auto accept = codec::from_accept(request[boost::beast::http::field::accept]);
+  auto accept_header = request[boost::beast::http::field::accept];
+  bool recordio = codec::lists_media_type(accept_header, codec::kRecordIoType);
+  auto accept = codec::from_accept(recordio ? request["Message-Accept"] : accept_header);
   if (!accept) {
     return std::unexpected(HttpError{http::Status::not_acceptable,
-                                     "Expecting 'Accept' to allow application/json or "
-                                     "application/x-protobuf"});
+                                     recordio ? "Expecting 'Message-Accept' to allow application/json or "
+                                                "application/x-protobuf"
+                                              : "Expecting 'Accept' to allow application/json or "
+                                                "application/x-protobuf"});
   }
-  return Negotiated{*format, *accept};
+  return Negotiated{*format, *accept, recordio};
+}
+
+http::Response stream_head(const Negotiated& negotiated) {
+  auto message_type = std::string(codec::content_type(negotiated.response_format));
+  if (!negotiated.recordio) return http::make_response(http::Status::ok, "", message_type);
+  auto head = http::make_response(http::Status::ok, "", codec::kRecordIoType);
+  head.set("Message-Content-Type", message_type);
+  return head;
 }
 
 http::Response error_response(const HttpError& error) {

@@ -19,7 +19,13 @@ struct HttpError {
 struct Negotiated {
   codec::Format request_format;
   codec::Format response_format;
+  // A stream asked for as application/recordio, its records' type in
+  // Message-Accept; otherwise the stream's Content-Type is the records' type.
+  bool recordio = false;
 };
+
+// The head of a SUBSCRIBE's event stream, as Mesos sends it.
+http::Response stream_head(const Negotiated& negotiated);
 
 std::expected<Negotiated, HttpError> negotiate(const http::Request& request);
 

@@ -35,7 +35,7 @@ asio::awaitable<void> MasterProcess::handle_scheduler(http::Exchange& exchange) 
   }
   auto& [call, negotiated] = *parsed;
   if (call.type() == sched::Call::SUBSCRIBE) {
-    co_await subscribe(exchange, std::move(call), negotiated.response_format);
+    co_await subscribe(exchange, std::move(call), negotiated);
     co_return;
   }
 
@@ -93,8 +93,8 @@ asio::awaitable<void> MasterProcess::handle_scheduler(http::Exchange& exchange) 
   co_await exchange.respond(http::make_response(http::Status::accepted, ""));
 }
 
-asio::awaitable<void> MasterProcess::subscribe(http::Exchange& exchange, sched::Call call,
-                                               codec::Format format) {
+asio::awaitable<void> MasterProcess::subscribe(http::Exchange& exchange, sched::Call call, Negotiated negotiated) {
+  auto format = negotiated.response_format;
   auto info = call.subscribe().framework_info();
   if (auto problem = validate_framework_info(info); !problem.empty()) {
     metrics_.inc("berth_master_http_bad_requests_total");
@@ -125,9 +125,7 @@ asio::awaitable<void> MasterProcess::subscribe(http::Exchange& exchange, sched::
   info.mutable_id()->set_value(id);
 
   auto stream_id = admit_framework(id, info, std::move(*roles), suppressed, format);
-  auto head = http::make_response(http::Status::ok, "", codec::kRecordIoType);
-  head.set(boost::beast::http::field::content_type, codec::kRecordIoType);
-  head.set("Record-IO-Content-Type", std::string(codec::content_type(format)));
+  auto head = stream_head(negotiated);
   head.set(kStreamIdHeader, stream_id);
   auto stream = co_await exchange.stream(std::move(head));
   // While the head was written the framework may have gone or subscribed again.

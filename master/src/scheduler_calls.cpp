@@ -224,6 +224,12 @@ Result<void> MasterProcess::kill(FrameworkRecord& framework, const sched::Call::
 Result<void> MasterProcess::acknowledge(FrameworkRecord& framework, const sched::Call::Acknowledge& ack) {
   auto agent = agents_.find(ack.agent_id().value());
   if (agent == agents_.end()) return fail("agent '" + ack.agent_id().value() + "' is unknown");
+  // The acknowledged terminal update ends the task here too.
+  TaskKey key{framework.id, ack.task_id().value()};
+  if (auto task = tasks_.find(key); task != tasks_.end() && task->second.released && task->second.latest &&
+                                    task->second.latest->uuid() == ack.uuid()) {
+    remove_task(key);
+  }
   agent::Event event;
   event.set_type(agent::Event::ACKNOWLEDGE);
   event.mutable_acknowledge()->mutable_framework_id()->set_value(framework.id);
@@ -242,20 +248,37 @@ void MasterProcess::reconcile(FrameworkRecord& framework, const sched::Call::Rec
     update_framework(framework.id, status);
   };
   if (reconcile.tasks_size() == 0) {
-    for (const auto& [key, task] : tasks_) {
-      if (key.first == framework.id) report(task);
+    for (const auto* tasks : {&tasks_, &unreachable_tasks_}) {
+      for (const auto& [key, task] : *tasks) {
+        if (key.first == framework.id) report(task);
+      }
     }
     return;
   }
   for (const auto& wanted : reconcile.tasks()) {
-    auto it = tasks_.find({framework.id, wanted.task_id().value()});
-    if (it != tasks_.end()) {
+    TaskKey key{framework.id, wanted.task_id().value()};
+    if (auto it = tasks_.find(key); it != tasks_.end()) {
       report(it->second);
       continue;
     }
-    TaskRecord unknown{framework.id, wanted.has_agent_id() ? wanted.agent_id().value() : "", {}, v1::TASK_UNKNOWN, {}, {}, {}};
+    if (auto it = unreachable_tasks_.find(key); it != unreachable_tasks_.end()) {
+      report(it->second);
+      continue;
+    }
+    // As Mesos answers: TASK_LOST for frameworks that are not partition-aware;
+    // for the others, TASK_GONE if the named agent is registered (and so
+    // surely does not run it), TASK_UNREACHABLE if it is unreachable, and
+    // TASK_UNKNOWN if the master knows no such agent.
+    auto state = v1::TASK_LOST;
+    if (framework.roles.partition_aware) {
+      auto agent = wanted.has_agent_id() ? agents_.find(wanted.agent_id().value()) : agents_.end();
+      state = agent == agents_.end()      ? v1::TASK_UNKNOWN
+              : agent->second.unreachable ? v1::TASK_UNREACHABLE
+                                          : v1::TASK_GONE;
+    }
+    TaskRecord unknown{framework.id, wanted.has_agent_id() ? wanted.agent_id().value() : "", {}, state, {}, {}, {}};
     *unknown.info.mutable_task_id() = wanted.task_id();
-    update_framework(framework.id, master_status(unknown, v1::TASK_UNKNOWN, v1::TaskStatus::REASON_RECONCILIATION,
+    update_framework(framework.id, master_status(unknown, state, v1::TaskStatus::REASON_RECONCILIATION,
                                                  "Task is unknown to the master"));
   }
 }

@@ -66,7 +66,9 @@ std::string MasterProcess::state_json() const {
       std::count_if(agents_.begin(), agents_.end(), [](const auto& a) { return a.second.connected; }));
 
   std::map<std::string, ResourcePools> used, offered;
-  for (const auto& [key, task] : tasks_) used[task.agent_id] += task.resources;
+  for (const auto& [key, task] : tasks_) {
+    if (!task.released) used[task.agent_id] += task.resources;
+  }
   for (const auto& [id, offer] : offers_) offered[offer.agent_id] += offer.resources;
   json::array agents;
   for (const auto& [id, agent] : agents_) {
@@ -76,6 +78,7 @@ std::string MasterProcess::state_json() const {
     a["port"] = agent.info.port();
     a["pid"] = "slave(1)@" + agent.ip + ":" + std::to_string(agent.info.port());
     a["active"] = agent.connected;
+    a["unreachable"] = agent.unreachable;
     a["registered_time"] = agent.registered_time;
     a["resources"] = resources_json(agent.total);
     a["reserved_resources"] = reserved_json(agent.total);
@@ -102,7 +105,7 @@ std::string MasterProcess::state_json() const {
     f["suppressed_roles"] = std::move(suppressed);
     Resources framework_used, framework_offered;
     for (const auto& [key, task] : tasks_) {
-      if (key.first == id) framework_used += task.resources.total();
+      if (key.first == id && !task.released) framework_used += task.resources.total();
     }
     for (const auto& [offer_id, offer] : offers_) {
       if (offer.framework_id == id) framework_offered += offer.resources.total();
@@ -120,6 +123,11 @@ std::string MasterProcess::state_json() const {
     json::array completed;
     for (const auto& task : framework.completed) completed.push_back(task_json(task));
     f["completed_tasks"] = std::move(completed);
+    json::array unreachable;
+    for (const auto& [key, task] : unreachable_tasks_) {
+      if (key.first == id) unreachable.push_back(task_json(task));
+    }
+    f["unreachable_tasks"] = std::move(unreachable);
     json::array offers;
     for (const auto& [offer_id, offer] : offers_) {
       if (offer.framework_id != id) continue;
@@ -162,15 +170,19 @@ std::string MasterProcess::metrics_text() {
   std::size_t connected_frameworks = 0;
   for (const auto& [id, framework] : frameworks_) connected_frameworks += framework.connected;
   metrics_.describe("berth_master_agents", "gauge", "Agents known to the master, by connection state");
+  std::size_t unreachable_agents = 0;
+  for (const auto& [id, agent] : agents_) unreachable_agents += agent.unreachable;
   metrics_.set("berth_master_agents", {{"state", "connected"}}, static_cast<double>(connected_agents));
   metrics_.set("berth_master_agents", {{"state", "disconnected"}},
-               static_cast<double>(agents_.size() - connected_agents));
+               static_cast<double>(agents_.size() - connected_agents - unreachable_agents));
+  metrics_.set("berth_master_agents", {{"state", "unreachable"}}, static_cast<double>(unreachable_agents));
   metrics_.describe("berth_master_frameworks", "gauge", "Frameworks known to the master, by connection state");
   metrics_.set("berth_master_frameworks", {{"state", "connected"}}, static_cast<double>(connected_frameworks));
   metrics_.set("berth_master_frameworks", {{"state", "disconnected"}},
                static_cast<double>(frameworks_.size() - connected_frameworks));
   metrics_.describe("berth_master_tasks", "gauge", "Tasks not yet terminal");
-  metrics_.set("berth_master_tasks", {}, static_cast<double>(tasks_.size()));
+  metrics_.set("berth_master_tasks", {},
+               static_cast<double>(std::ranges::count_if(tasks_, [](const auto& t) { return !t.second.released; })));
   metrics_.describe("berth_master_offers_outstanding", "gauge", "Offers sent and not yet used");
   metrics_.set("berth_master_offers_outstanding", {}, static_cast<double>(offers_.size()));
   auto total = cluster_total();

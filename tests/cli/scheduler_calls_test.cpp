@@ -22,6 +22,8 @@ TEST(SchedulerCalls, SubscribeCarriesTheFrameworkAndItsIdWhenResubscribing) {
   EXPECT_EQ(info.name(), "berth-run");
   EXPECT_DOUBLE_EQ(info.failover_timeout(), 10);
   EXPECT_FALSE(info.has_id());
+  ASSERT_EQ(info.capabilities_size(), 1);
+  EXPECT_EQ(info.capabilities(0).type(), v1::FrameworkInfo::Capability::PARTITION_AWARE);
   EXPECT_TRUE(first.IsInitialized());
 
   spec.id = framework_id("f-1");

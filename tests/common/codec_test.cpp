@@ -8,6 +8,7 @@ namespace berth::codec {
 namespace {
 
 namespace sched = berth::mesos::v1::scheduler;
+namespace v1 = berth::mesos::v1;
 
 TEST(Codec, ContentTypes) {
   EXPECT_EQ(from_content_type("application/json").value(), Format::Json);
@@ -42,6 +43,40 @@ TEST(Codec, JsonUsesProtoFieldAndEnumNamesLikeMesos) {
   EXPECT_NE(json.find(R"("type":"SUBSCRIBE")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("framework_info")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("failover_timeout":10)"), std::string::npos) << json;
+}
+
+// As Mesos writes JSON: 64-bit integers as numbers (protobuf's own printer
+// quotes them), bytes in base64, maps as objects, doubles in their short form.
+TEST(Codec, JsonNumbersBytesAndMapsAreWrittenAsMesosWritesThem) {
+  v1::TaskInfo task;
+  task.set_name("t");
+  task.mutable_task_id()->set_value("t");
+  task.mutable_agent_id()->set_value("a");
+  auto* ports = task.add_resources();
+  ports->set_name("ports");
+  ports->set_type(v1::Value::RANGES);
+  auto* range = ports->mutable_ranges()->add_range();
+  range->set_begin(31000);
+  range->set_end(32000);
+  auto* cpus = task.add_resources();
+  cpus->set_name("cpus");
+  cpus->set_type(v1::Value::SCALAR);
+  cpus->mutable_scalar()->set_value(0.1);
+  (*task.mutable_limits())["mem"].set_value(64);
+  task.set_data(std::string("\x00\xffhi", 4));
+  auto json = to_json(task);
+  EXPECT_NE(json.find(R"("range":[{"begin":31000,"end":32000}])"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("scalar":{"value":0.1})"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("limits":{"mem":{"value":64}})"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("data":"AP9oaQ==")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("type":"RANGES")"), std::string::npos) << json;
+  v1::TaskInfo back;
+  ASSERT_TRUE(decode(Format::Json, json, back));
+  EXPECT_EQ(back.SerializeAsString(), task.SerializeAsString());
+  v1::TaskStatus status;
+  status.mutable_task_id()->set_value("t\"quoted\"\n");
+  status.set_state(v1::TASK_RUNNING);
+  EXPECT_EQ(to_json(status), R"({"task_id":{"value":"t\"quoted\"\n"},"state":"TASK_RUNNING"})");
 }
 
 TEST(Codec, BothEncodingsRoundTrip) {

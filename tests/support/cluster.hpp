@@ -45,6 +45,7 @@ class Cluster {
   std::string master_address() const;
   std::uint16_t master_port() const { return master_port_; }
   std::uint16_t agent_port() const { return agent_port_; }
+  pid_t agent_pid() const { return agent_.pid(); }
   const std::filesystem::path& dir() const { return dir_; }
   const std::filesystem::path& cgroups_root() const { return cgroups_root_; }
 

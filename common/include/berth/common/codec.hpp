@@ -23,6 +23,8 @@ std::string_view content_type(Format format);
 Result<Format> from_content_type(std::string_view content_type);
 // The format a client accepts: JSON for an empty Accept or "*/*"; nullopt if neither is accepted.
 std::optional<Format> from_accept(std::string_view accept);
+// Whether an Accept header lists `type` (parameters ignored).
+bool lists_media_type(std::string_view accept, std::string_view type);
 
 Result<void> decode(Format format, std::string_view body, google::protobuf::Message& out);
 std::string encode(Format format, const google::protobuf::Message& message);

@@ -14,7 +14,9 @@ struct Flags {
   std::string work_dir;                       // reserved for the replicated registry
   double allocation_interval = 1.0;           // seconds between batch allocations
   double heartbeat_interval = 15.0;           // seconds between HEARTBEAT events
-  double agent_reregister_timeout = 600.0;    // seconds a disconnected agent may take to return
+  double agent_ping_timeout = 15.0;           // seconds without a heartbeat that count as one missed
+  std::size_t max_agent_ping_timeouts = 5;    // missed ones before the agent is unreachable
+  double registry_max_agent_age = 14 * 86400.0;  // seconds an unreachable agent is remembered
   double offer_timeout = 0;                   // seconds before an unused offer is rescinded; 0 = never
   std::string weights;                        // "role=weight,..." (also PUT /weights)
   std::size_t max_request_bytes = 4 << 20;
