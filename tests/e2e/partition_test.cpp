@@ -29,16 +29,6 @@ class PartitionTest : public ::testing::Test {
     return state.at("slaves").at(0).at("unreachable").as_bool();
   }
 
-  std::int64_t running_task_pid() {
-    auto state = cluster_.agent_state();
-    if (!state.is_object()) return 0;
-    for (const auto& framework : state.at("frameworks").as_array()) {
-      for (const auto& task : framework.at("tasks").as_array()) {
-        if (task.at("state").as_string() == "TASK_RUNNING") return task.at("pid").as_int64();
-      }
-    }
-    return 0;
-  }
 
   Cluster cluster_{Cluster::Options{.master_flags = {"--agent_ping_timeout=0.3", "--max_agent_ping_timeouts=2"},
                                     .agent_flags = {"--heartbeat_interval=0.1"}}};
@@ -51,7 +41,7 @@ TEST_F(PartitionTest, AQuietAgentIsUnreachableAndItsTaskSurvivesItsReturn) {
   auto log = cluster_.dir() / "cli.log";
   auto cli = cluster_.run_async({"--shell", "--", "sleep 5; echo survived"}, log);
   std::int64_t pid = 0;
-  ASSERT_TRUE(wait_until([&] { return (pid = running_task_pid()) > 0; }, 20s)) << read_file(log);
+  ASSERT_TRUE(wait_until([&] { return (pid = cluster_.running_task_pid()) > 0; }, 20s)) << read_file(log);
 
   ::kill(cluster_.agent_pid(), SIGSTOP);
   EXPECT_TRUE(wait_until([&] { return agent_unreachable(); }, 10s)) << cluster_.master_log();
@@ -60,7 +50,7 @@ TEST_F(PartitionTest, AQuietAgentIsUnreachableAndItsTaskSurvivesItsReturn) {
   EXPECT_EQ(::kill(static_cast<pid_t>(pid), 0), 0) << "the task runs on";
   ::kill(cluster_.agent_pid(), SIGCONT);
 
-  EXPECT_TRUE(wait_until([&] { return !agent_unreachable() && running_task_pid() == pid; }, 20s))
+  EXPECT_TRUE(wait_until([&] { return !agent_unreachable() && cluster_.running_task_pid() == pid; }, 20s))
       << cluster_.master_log() << cluster_.agent_log();
   auto code = cli.wait(60s);
   ASSERT_TRUE(code.has_value()) << read_file(log);

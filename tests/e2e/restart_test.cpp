@@ -11,25 +11,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class RestartTest : public ClusterTest {
- protected:
-  // The pid of the one running task, per the agent's /state; 0 if none.
-  std::int64_t running_task_pid() {
-    auto state = cluster_.agent_state();
-    if (!state.is_object()) return 0;
-    for (const auto& framework : state.at("frameworks").as_array()) {
-      for (const auto& task : framework.at("tasks").as_array()) {
-        if (task.at("state").as_string() == "TASK_RUNNING") return task.at("pid").as_int64();
-      }
-    }
-    return 0;
-  }
-};
+using RestartTest = ClusterTest;
 
 TEST_F(RestartTest, MasterRestartWhileATaskRuns) {
   auto log = cluster_.dir() / "cli.log";
   auto cli = cluster_.run_async({"--shell", "--", "sleep 4; echo survived"}, log);
-  ASSERT_TRUE(wait_until([&] { return running_task_pid() > 0; }, 20s)) << read_file(log);
+  ASSERT_TRUE(wait_until([&] { return cluster_.running_task_pid() > 0; }, 20s)) << read_file(log);
 
   EXPECT_EQ(cluster_.stop_master(SIGKILL), 128 + SIGKILL);
   cluster_.start_master();
@@ -49,12 +36,12 @@ TEST_F(RestartTest, AgentRestartKeepsTheTaskRunning) {
   auto log = cluster_.dir() / "cli.log";
   auto cli = cluster_.run_async({"--shell", "--", "sleep 4; echo survived"}, log);
   std::int64_t pid = 0;
-  ASSERT_TRUE(wait_until([&] { return (pid = running_task_pid()) > 0; }, 20s)) << read_file(log);
+  ASSERT_TRUE(wait_until([&] { return (pid = cluster_.running_task_pid()) > 0; }, 20s)) << read_file(log);
 
   EXPECT_EQ(cluster_.stop_agent(SIGTERM), 0);
   EXPECT_EQ(::kill(static_cast<pid_t>(pid), 0), 0) << "the container died with the agent";
   cluster_.start_agent();
-  ASSERT_TRUE(wait_until([&] { return running_task_pid() == pid; }, 20s)) << cluster_.agent_log();
+  ASSERT_TRUE(wait_until([&] { return cluster_.running_task_pid() == pid; }, 20s)) << cluster_.agent_log();
 
   auto code = cli.wait(60s);
   ASSERT_TRUE(code.has_value()) << read_file(log);
@@ -65,7 +52,7 @@ TEST_F(RestartTest, AgentRestartKeepsTheTaskRunning) {
 TEST_F(RestartTest, TaskThatEndsWhileTheAgentIsDownReportsItsTrueStatus) {
   auto log = cluster_.dir() / "cli.log";
   auto cli = cluster_.run_async({"--shell", "--", "sleep 1; exit 7"}, log);
-  ASSERT_TRUE(wait_until([&] { return running_task_pid() > 0; }, 20s)) << read_file(log);
+  ASSERT_TRUE(wait_until([&] { return cluster_.running_task_pid() > 0; }, 20s)) << read_file(log);
   cluster_.stop_agent(SIGKILL);
   std::this_thread::sleep_for(2s);  // the task ends while no agent watches it
   cluster_.start_agent();

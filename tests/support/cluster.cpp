@@ -174,4 +174,15 @@ void Cluster::check_no_leaks() {
   EXPECT_EQ(mount_count(), mounts_before_) << "the host's mount table changed";
 }
 
+std::int64_t Cluster::running_task_pid() {
+  auto state = agent_state();
+  if (!state.is_object()) return 0;
+  for (const auto& framework : state.at("frameworks").as_array()) {
+    for (const auto& task : framework.at("tasks").as_array()) {
+      if (task.at("state").as_string() == "TASK_RUNNING") return task.at("pid").as_int64();
+    }
+  }
+  return 0;
+}
+
 }  // namespace berth::testing

@@ -40,6 +40,8 @@ class Cluster {
 
   boost::json::value master_state();
   boost::json::value agent_state();
+  // The pid of the first TASK_RUNNING task per the agent's /state; 0 if none.
+  std::int64_t running_task_pid();
   std::string master_log() const;
   std::string agent_log() const;
   std::string master_address() const;
