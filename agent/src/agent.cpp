@@ -57,7 +57,20 @@ void raise_open_files_limit() {
 }  // namespace
 
 Result<void> AgentProcess::start() {
-  BERTH_TRY(master_, with_context(http::parse_endpoint(flags_.master, 5050), "--master"));
+  if (is_zookeeper_url(flags_.master)) {
+    BERTH_TRY(auto url, with_context(parse_zookeeper_url(flags_.master), "--master"));
+    master_known_ = false;
+    auto executor = executor_;
+    leader_watch_ = LeaderWatch::start({
+        .url = url,
+        .contend = std::nullopt,
+        .on_change = [this, executor](const std::optional<v1::MasterInfo>& leader) {
+          asio::post(executor, [this, leader] { leading_master_changed(leader); });
+        },
+    });
+  } else {
+    BERTH_TRY(master_, with_context(http::parse_endpoint(flags_.master, 5050), "--master"));
+  }
   BERTH_TRY_VOID(with_context(files::make_dirs(paths::containers_dir(work_dir_)), "--work_dir"));
   work_dir_ = fs::canonical(work_dir_);
   BERTH_TRY(auto facts, probe_host(work_dir_));
@@ -101,6 +114,7 @@ Result<void> AgentProcess::start() {
 
 void AgentProcess::stop() {
   stopping_ = true;
+  leader_watch_.reset();
   backoff_timer_.cancel();
   tick_timer_.cancel();
   if (master_stream_) master_stream_->close();
@@ -136,10 +150,48 @@ agent::Call AgentProcess::registration() const {
   return call;
 }
 
+// With --master=zk://..., ZooKeeper names the leading master: a new leader
+// ends the session with the old one, and the agent registers with the new.
+void AgentProcess::leading_master_changed(const std::optional<v1::MasterInfo>& leader) {
+  if (stopping_) return;
+  if (!leader) {
+    log::warn("No leading master is known");
+    master_known_ = false;
+    return;
+  }
+  auto endpoint = http::parse_endpoint(master_endpoint(*leader), 5050);
+  if (!endpoint) {
+    log::error("Leading master {}: {}", leader->id(), endpoint.error().what());
+    return;
+  }
+  bool moved = !master_known_ || endpoint->host != master_.host || endpoint->port != master_.port;
+  master_ = *endpoint;
+  master_known_ = true;
+  if (!moved) return;
+  log::info("Leading master is {} at {}:{}", leader->id(), master_.host, master_.port);
+  if (master_stream_ != nullptr) {
+    redirected_ = true;  // the session ends now; register with the new leader at once
+    master_stream_->close();
+  }
+  backoff_timer_.cancel();
+}
+
 asio::awaitable<void> AgentProcess::master_loop() {
   double backoff = flags_.registration_backoff_factor;
   while (!stopping_) {
+    if (!master_known_) {
+      backoff_timer_.expires_after(std::chrono::milliseconds(200));
+      boost::system::error_code ec;
+      co_await backoff_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
     auto result = co_await session();
+    if (redirected_) {  // a standby master, or ZooKeeper, named another leader: go there now
+      redirected_ = false;
+      registered_ = false;
+      master_stream_ = nullptr;
+      continue;
+    }
     bool was_registered = registered_;
     registered_ = false;
     master_stream_ = nullptr;
@@ -161,6 +213,16 @@ asio::awaitable<Result<void>> AgentProcess::session() {
   auto opened = co_await http::StreamingResponse::open(master_, std::move(request), std::chrono::seconds(10));
   if (!opened) co_return fail(std::move(opened).error());
   auto stream = std::move(*opened);
+  if (stream->status() == http::Status::temporary_redirect) {
+    auto location = http::parse_endpoint(std::string(stream->head()[boost::beast::http::field::location]), 5050);
+    if (location && (location->host != master_.host || location->port != master_.port)) {
+      log::info("Master at {}:{} is not the leader; registering with {}:{}", master_.host, master_.port,
+                location->host, location->port);
+      master_ = *location;
+      redirected_ = true;
+      co_return Result<void>{};
+    }
+  }
   if (stream->status() != http::Status::ok) {
     auto text = co_await stream->read_all(std::chrono::seconds(5));
     co_return fail(fmt::format("master refused registration: {} {}", static_cast<int>(stream->status()),

@@ -24,6 +24,7 @@
 #include "berth/agent/status_updates.hpp"
 #include "berth/common/clock.hpp"
 #include "berth/common/http.hpp"
+#include "berth/common/leader_watch.hpp"
 #include "berth/common/metrics.hpp"
 #include "berth/common/resource_pools.hpp"
 #include "berth/common/resources.hpp"
@@ -61,6 +62,7 @@ class AgentProcess {
  private:
   // agent.cpp
   asio::awaitable<void> master_loop();
+  void leading_master_changed(const std::optional<v1::MasterInfo>& leader);
   asio::awaitable<Result<void>> session();
   agent::Call registration() const;
   void handle_event(const agent::Event& event);
@@ -111,6 +113,9 @@ class AgentProcess {
   fs::path work_dir_;
   http::Server server_;
   http::Endpoint master_;
+  bool master_known_ = true;   // with --master=zk://, once ZooKeeper names a leader
+  bool redirected_ = false;    // a standby master answered 307 to the leader
+  std::unique_ptr<LeaderWatch> leader_watch_;
   ResourcePools resources_;  // advertised, by reservation role
   std::unique_ptr<Containerizer> containerizer_;
   std::optional<fetcher::ImageStore> images_;

@@ -5,7 +5,9 @@
 namespace berth::agent {
 
 void add_flags(CLI::App& app, Flags& flags) {
-  app.add_option("--master", flags.master, "The master's host:port")->required();
+  app.add_option("--master", flags.master,
+                 "The master's host:port, or zk://host:port[,host:port...]/path to follow the leading master")
+      ->required();
   app.add_option("--ip", flags.ip, "IP address to listen on")->capture_default_str();
   app.add_option("--port", flags.port, "Port to listen on")
       ->check(CLI::Range(1, 65535))

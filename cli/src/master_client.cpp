@@ -51,9 +51,26 @@ asio::awaitable<std::expected<void, SubscribeError>> MasterClient::subscribe(
   auto call = subscribe_call(info);
   close();
   records_.clear();
+  if (leader_) {
+    auto leader = leader_();
+    if (!leader) co_return std::unexpected(SubscribeError{Kind::Unreachable, Error("no leading master is known")});
+    master_ = *leader;
+  }
   auto opened = co_await http::StreamingResponse::open(master_, make_call_request(call), timeout);
   if (!opened) co_return std::unexpected(SubscribeError{Kind::Unreachable, std::move(opened).error()});
   auto stream = std::move(*opened);
+  // A standby master names the leader, as Mesos's do; a few hops at most.
+  for (int hops = 0; hops < 3 && stream->status() == http::Status::temporary_redirect; ++hops) {
+    auto location = http::parse_endpoint(std::string(stream->head()[beast::http::field::location]), 5050);
+    if (!location) break;
+    master_ = *location;
+    opened = co_await http::StreamingResponse::open(master_, make_call_request(call), timeout);
+    if (!opened) co_return std::unexpected(SubscribeError{Kind::Unreachable, std::move(opened).error()});
+    stream = std::move(*opened);
+  }
+  if (stream->status() == http::Status::service_unavailable) {
+    co_return std::unexpected(SubscribeError{Kind::Unreachable, Error("no leading master is elected")});
+  }
   if (stream->status() != http::Status::ok) {
     auto body = co_await stream->read_all(timeout);
     auto code = static_cast<unsigned>(stream->status());

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <deque>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,14 +41,19 @@ codec::Format stream_format(std::string_view content_type, std::string_view mess
 
 class MasterClient {
  public:
-  explicit MasterClient(http::Endpoint master) : master_(std::move(master)) {}
+  // Names the leading master when masters elect one (--master=zk://...);
+  // nullopt while none is known.
+  using LeaderLookup = std::function<std::optional<http::Endpoint>()>;
+
+  explicit MasterClient(http::Endpoint master, LeaderLookup leader = {})
+      : master_(std::move(master)), leader_(std::move(leader)) {}
   MasterClient(const MasterClient&) = delete;
   MasterClient& operator=(const MasterClient&) = delete;
 
   const http::Endpoint& endpoint() const { return master_; }
 
-  // Opens a new subscription, replacing any previous one. The first event on it is
-  // SUBSCRIBED.
+  // Opens a new subscription, replacing any previous one, at the leading
+  // master (a standby's 307 is followed). The first event on it is SUBSCRIBED.
   asio::awaitable<std::expected<void, SubscribeError>> subscribe(const v1::FrameworkInfo& info,
                                                                  std::chrono::milliseconds timeout);
 
@@ -65,6 +71,7 @@ class MasterClient {
   http::Request make_call_request(const sched::Call& call) const;
 
   http::Endpoint master_;
+  LeaderLookup leader_;
   std::unique_ptr<http::StreamingResponse> stream_;
   std::string stream_id_;
   codec::Format format_ = codec::Format::Protobuf;

@@ -14,7 +14,9 @@
 
 #include <csignal>
 #include <exception>
+#include <mutex>
 
+#include "berth/common/leader_watch.hpp"
 #include "berth/common/log.hpp"
 #include "app.hpp"
 #include "runner.hpp"
@@ -44,11 +46,47 @@ asio::awaitable<void> forward_signals(asio::signal_set& signals, Runner& runner)
   }
 }
 
+// The leading master as the ZooKeeper watch's thread last saw it.
+class LeaderCache {
+ public:
+  void set(const std::optional<v1::MasterInfo>& info) {
+    std::optional<http::Endpoint> endpoint;
+    if (info) {
+      if (auto parsed = http::parse_endpoint(master_endpoint(*info), kDefaultMasterPort)) endpoint = *parsed;
+    }
+    std::lock_guard lock(mutex_);
+    endpoint_ = std::move(endpoint);
+  }
+  std::optional<http::Endpoint> get() const {
+    std::lock_guard lock(mutex_);
+    return endpoint_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::optional<http::Endpoint> endpoint_;
+};
+
 }  // namespace
 
 int run(const RunOptions& options) {
   Console console(STDOUT_FILENO, STDERR_FILENO, options.quiet);
-  auto master = http::parse_endpoint(options.master, kDefaultMasterPort);
+  // With zk://, ZooKeeper names the leading master, now and after a failover.
+  std::unique_ptr<LeaderWatch> leader_watch;
+  auto leader = std::make_shared<LeaderCache>();
+  Result<http::Endpoint> master = http::Endpoint{};
+  if (is_zookeeper_url(options.master)) {
+    auto url = parse_zookeeper_url(options.master);
+    if (!url) {
+      console.notice(fmt::format("--master: {}", url.error().what()));
+      return kExitUsage;
+    }
+    leader_watch = LeaderWatch::start({.url = *url, .contend = std::nullopt, .on_change = [leader](const auto& info) {
+                                         leader->set(info);
+                                       }});
+  } else {
+    master = http::parse_endpoint(options.master, kDefaultMasterPort);
+  }
   if (!master) {
     console.notice(fmt::format("--master '{}': {}", options.master, master.error().what()));
     return kExitUsage;
@@ -63,7 +101,9 @@ int run(const RunOptions& options) {
                           .role = options.role,
                           .failover_timeout_s = options.failover_timeout_s,
                           .id = std::nullopt};
-  Runner runner(io.get_executor(), RunnerSetup{options, *master, std::move(framework), console});
+  MasterClient::LeaderLookup lookup;
+  if (leader_watch) lookup = [leader] { return leader->get(); };
+  Runner runner(io.get_executor(), RunnerSetup{options, *master, std::move(framework), console, std::move(lookup)});
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::co_spawn(io, forward_signals(signals, runner), asio::detached);
 

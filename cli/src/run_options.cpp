@@ -9,7 +9,9 @@
 namespace berth::cli {
 
 void add_run_flags(CLI::App& run, RunOptions& o) {
-  run.add_option("--master", o.master, "Master to subscribe to, host:port")->capture_default_str();
+  run.add_option("--master", o.master,
+                 "Master to subscribe to: host:port, or zk://host:port[,host:port...]/path to find the leading one")
+      ->capture_default_str();
   run.add_option("--name", o.name, "Task name (default: the command's base name)");
   run.add_option("--cpus", o.cpus, "CPUs for the task")->capture_default_str();
   run.add_option("--mem", o.mem_mb, "Memory for the task, in MB")->capture_default_str();

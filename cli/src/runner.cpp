@@ -43,8 +43,8 @@ Runner::Runner(asio::any_io_executor executor, RunnerSetup setup)
       framework_(std::move(setup.framework)),
       console_(setup.console),
       ask_{.cpus = options_.cpus, .mem_mb = options_.mem_mb, .disk_mb = options_.disk_mb},
-      master_name_(fmt::format("{}:{}", setup.master.host, setup.master.port)),
-      master_(std::move(setup.master)) {}
+      master_name_(setup.leader ? options_.master : fmt::format("{}:{}", setup.master.host, setup.master.port)),
+      master_(std::move(setup.master), std::move(setup.leader)) {}
 
 asio::awaitable<int> Runner::run() {
   spawn(subscription_loop());

@@ -29,6 +29,7 @@ struct RunnerSetup {
   http::Endpoint master;
   FrameworkSpec framework;  // its id is filled in once subscribed
   Console console;
+  MasterClient::LeaderLookup leader = {};  // --master=zk://...: where the leader is now
 };
 
 class Runner {

@@ -1,5 +1,8 @@
 #include "berth/master/flags.hpp"
 
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
 #include "berth/common/flags.hpp"
 
 namespace berth::master {
@@ -39,6 +42,12 @@ void add_flags(CLI::App& app, Flags& flags) {
       ->capture_default_str();
   app.add_option("--weights", flags.weights,
                  "Role weights for fair sharing, e.g. 'eng=2,ads=0.5' (PUT /weights changes them at run time)");
+  app.add_option("--zk", flags.zk,
+                 "ZooKeeper URL (zk://host:port[,host:port...]/path) through which several masters elect a leader, "
+                 "in Mesos's layout; the others answer API calls with 307 to it (503 while none is known)");
+  app.add_option("--zk_session_timeout", flags.zk_session_timeout, "ZooKeeper session timeout, seconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--max_request_bytes", flags.max_request_bytes, "Largest accepted request body")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
       ->capture_default_str();
@@ -49,6 +58,29 @@ void add_flags(CLI::App& app, Flags& flags) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
   flags::bind_env(app);
+}
+
+std::string flags_json(const Flags& f) {
+  auto number = [](double value) { return fmt::format("{}", value); };
+  boost::json::object out{
+      {"ip", f.ip},
+      {"port", std::to_string(f.port)},
+      {"hostname", f.hostname},
+      {"work_dir", f.work_dir},
+      {"allocation_interval", number(f.allocation_interval)},
+      {"heartbeat_interval", number(f.heartbeat_interval)},
+      {"agent_ping_timeout", number(f.agent_ping_timeout)},
+      {"max_agent_ping_timeouts", std::to_string(f.max_agent_ping_timeouts)},
+      {"registry_max_agent_age", number(f.registry_max_agent_age)},
+      {"offer_timeout", number(f.offer_timeout)},
+      {"weights", f.weights},
+      {"zk", f.zk},
+      {"zk_session_timeout", number(f.zk_session_timeout)},
+      {"max_request_bytes", std::to_string(f.max_request_bytes)},
+      {"max_completed_tasks_per_framework", std::to_string(f.max_completed_tasks)},
+      {"logging_level", f.log_level},
+  };
+  return boost::json::serialize(boost::json::object{{"flags", std::move(out)}});
 }
 
 }  // namespace berth::master

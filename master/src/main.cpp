@@ -28,5 +28,5 @@ int main(int argc, char** argv) {
   });
   io.run();
   berth::log::info("Stopped");
-  return 0;
+  return master.exit_code();
 }

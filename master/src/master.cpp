@@ -32,6 +32,7 @@ MasterProcess::MasterProcess(asio::any_io_executor executor, Flags flags)
                     "Task status updates received from agents, by state");
   metrics_.describe("berth_master_offers_sent_total", "counter", "Offers sent to frameworks");
   metrics_.describe("berth_master_agents_unreachable_total", "counter", "Agents marked unreachable");
+  metrics_.describe("berth_master_elections_won_total", "counter", "Times this master was elected leader");
   metrics_.describe("berth_master_http_bad_requests_total", "counter",
                     "API requests refused with a 4xx answer");
 }
@@ -40,9 +41,12 @@ Result<void> MasterProcess::start() {
   auto handler = [this](auto member) {
     return [this, member](http::Exchange& exchange) { return (this->*member)(exchange); };
   };
-  server_.route("/api/v1/scheduler", handler(&MasterProcess::handle_scheduler));
-  server_.route("/master/api/v1/scheduler", handler(&MasterProcess::handle_scheduler));
-  server_.route("/api/v1/agent", handler(&MasterProcess::handle_agent));
+  server_.route("/api/v1/scheduler", leader_only(handler(&MasterProcess::handle_scheduler)));
+  server_.route("/master/api/v1/scheduler", leader_only(handler(&MasterProcess::handle_scheduler)));
+  server_.route("/api/v1/agent", leader_only(handler(&MasterProcess::handle_agent)));
+  server_.route("/flags", http::only(http::Verb::get, [this](http::Exchange& exchange) -> asio::awaitable<void> {
+    co_await exchange.respond(http::make_response(http::Status::ok, flags_json(flags_), "application/json"));
+  }));
   auto state = http::only(http::Verb::get, [this](http::Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(http::make_response(http::Status::ok, state_json(), "application/json"));
   });
@@ -64,13 +68,16 @@ Result<void> MasterProcess::start() {
   BERTH_TRY_VOID(load_roles_config());
   BERTH_TRY_VOID(with_context(server_.listen(), fmt::format("listen on {}:{}", flags_.ip, flags_.port)));
   log::info("Master {} listening on {}:{}", master_id_, flags_.ip, server_.port());
+  BERTH_TRY_VOID(start_election());
   asio::co_spawn(executor_, tick_loop(), asio::detached);
   asio::co_spawn(executor_, heartbeat_loop(), asio::detached);
   return {};
 }
 
 void MasterProcess::stop() {
+  if (stopping_) return;
   stopping_ = true;
+  leader_watch_.reset();  // our candidacy ends with the session
   tick_timer_.cancel();
   heartbeat_timer_.cancel();
   for (auto& [id, framework] : frameworks_) {
@@ -229,5 +236,6 @@ Master::~Master() = default;
 Result<void> Master::start() { return process_->start(); }
 void Master::stop() { process_->stop(); }
 std::uint16_t Master::port() const { return process_->port(); }
+int Master::exit_code() const { return process_->exit_code(); }
 
 }  // namespace berth::master

@@ -21,6 +21,7 @@
 #include "berth/common/codec.hpp"
 #include "berth/common/clock.hpp"
 #include "berth/common/http.hpp"
+#include "berth/common/leader_watch.hpp"
 #include "berth/common/metrics.hpp"
 #include "berth/common/resource_pools.hpp"
 #include "berth/common/resources.hpp"
@@ -97,6 +98,7 @@ class MasterProcess {
   Result<void> start();
   void stop();
   std::uint16_t port() const { return server_.port(); }
+  int exit_code() const { return exit_code_; }
 
  private:
   // master.cpp
@@ -116,6 +118,13 @@ class MasterProcess {
   std::string next_id(char kind);
   v1::TaskStatus master_status(const TaskRecord& task, v1::TaskState state,
                                v1::TaskStatus::Reason reason, std::string message) const;
+
+  // leadership.cpp
+  v1::MasterInfo master_info() const;
+  Result<void> start_election();
+  void leader_changed(const std::optional<v1::MasterInfo>& leader);
+  void fatal(std::string_view why);
+  http::Handler leader_only(http::Handler handler);
 
   // offers.cpp
   void make_offers(std::vector<Allocation> allocations);
@@ -191,6 +200,11 @@ class MasterProcess {
   std::map<TaskKey, TaskRecord> unreachable_tasks_;
   Allocator allocator_;
   std::map<std::string, double> weights_;  // set by --weights or PUT /weights
+  bool leading_ = true;                    // without --zk the only master leads
+  std::optional<v1::MasterInfo> leader_;   // as ZooKeeper last said
+  double elected_time_ = 0;
+  std::unique_ptr<LeaderWatch> leader_watch_;
+  int exit_code_ = 0;
   std::map<std::string, Quota> quotas_;    // set by POST /quota
   metrics::Registry metrics_;
 };

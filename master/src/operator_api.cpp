@@ -259,23 +259,23 @@ void MasterProcess::add_operator_routes() {
   auto roles = http::only(http::Verb::get, [this](http::Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(http::make_response(http::Status::ok, roles_json(), "application/json"));
   });
-  server_.route("/roles", roles);
-  server_.route("/master/roles", roles);
+  server_.route("/roles", leader_only(roles));
+  server_.route("/master/roles", leader_only(roles));
 
   auto weights = [this](http::Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(weights_response(exchange.request()));
   };
-  server_.route("/weights", weights);
-  server_.route("/master/weights", weights);
+  server_.route("/weights", leader_only(weights));
+  server_.route("/master/weights", leader_only(weights));
 
   auto quota = [this](http::Exchange& exchange) -> asio::awaitable<void> {
     auto path = std::string(exchange.path());
     co_await exchange.respond(quota_response(exchange.request(), path));
   };
-  server_.route("/quota", quota);
-  server_.route("/master/quota", quota);
-  server_.route_prefix("/quota/", quota);
-  server_.route_prefix("/master/quota/", quota);
+  server_.route("/quota", leader_only(quota));
+  server_.route("/master/quota", leader_only(quota));
+  server_.route_prefix("/quota/", leader_only(quota));
+  server_.route_prefix("/master/quota/", leader_only(quota));
 }
 
 }  // namespace berth::master

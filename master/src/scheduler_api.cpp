@@ -142,6 +142,7 @@ asio::awaitable<void> MasterProcess::subscribe(http::Exchange& exchange, sched::
   subscribed.set_type(sched::Event::SUBSCRIBED);
   subscribed.mutable_subscribed()->mutable_framework_id()->set_value(id);
   subscribed.mutable_subscribed()->set_heartbeat_interval_seconds(flags_.heartbeat_interval);
+  *subscribed.mutable_subscribed()->mutable_master_info() = master_info();
   send(framework, subscribed);
   request_allocation();
 

@@ -62,6 +62,16 @@ std::string MasterProcess::state_json() const {
   state["hostname"] = flags_.hostname;
   state["port"] = server_.port();
   state["start_time"] = start_time_;
+  state["pid"] = master_info().pid();
+  state["elected"] = leading_;
+  if (leading_ && elected_time_ > 0) state["elected_time"] = elected_time_;
+  if (leading_) {
+    state["leader"] = master_info().pid();
+    state["leader_info"] = json::parse(codec::to_json(master_info()));
+  } else if (leader_) {
+    state["leader"] = leader_->pid();
+    state["leader_info"] = json::parse(codec::to_json(*leader_));
+  }
   state["activated_slaves"] = static_cast<std::int64_t>(
       std::count_if(agents_.begin(), agents_.end(), [](const auto& a) { return a.second.connected; }));
 

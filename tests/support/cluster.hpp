@@ -21,6 +21,7 @@ class Cluster {
   struct Options {
     std::vector<std::string> master_flags;
     std::vector<std::string> agent_flags;
+    std::string agent_master = {};  // the agent's --master; empty: this cluster's master
   };
   Cluster();
   explicit Cluster(Options options);

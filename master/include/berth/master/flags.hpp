@@ -19,6 +19,8 @@ struct Flags {
   double registry_max_agent_age = 14 * 86400.0;  // seconds an unreachable agent is remembered
   double offer_timeout = 0;                   // seconds before an unused offer is rescinded; 0 = never
   std::string weights;                        // "role=weight,..." (also PUT /weights)
+  std::string zk;                             // zk://host:port,.../path: elect a leader among masters
+  double zk_session_timeout = 10.0;           // seconds
   std::size_t max_request_bytes = 4 << 20;
   std::size_t max_completed_tasks = 1000;     // per framework, kept for /state
   std::string log_level = "info";
@@ -26,5 +28,8 @@ struct Flags {
 
 // Registers every master flag on `app` (Mesos names), with BERTH_<FLAG> env fallbacks.
 void add_flags(CLI::App& app, Flags& flags);
+
+// GET /flags: {"flags": {"name": "value", ...}} as Mesos answers it.
+std::string flags_json(const Flags& flags);
 
 }  // namespace berth::master

@@ -26,6 +26,8 @@ class Master {
   // Closes every connection and stops the timers; the io_context then runs out of work.
   void stop();
   std::uint16_t port() const;
+  // Non-zero once it stopped on its own (it lost its leadership).
+  int exit_code() const;
 
  private:
   std::unique_ptr<MasterProcess> process_;
