@@ -60,6 +60,11 @@ asio::awaitable<std::expected<void, SubscribeError>> MasterClient::subscribe(
   if (!opened) co_return std::unexpected(SubscribeError{Kind::Unreachable, std::move(opened).error()});
   auto stream = std::move(*opened);
   // A standby master names the leader, as Mesos's do; a few hops at most.
+  // With ZooKeeper its word counts instead: a standby that has not heard of
+  // a new election yet still names the old, perhaps dead, leader.
+  if (leader_ && stream->status() == http::Status::temporary_redirect) {
+    co_return std::unexpected(SubscribeError{Kind::Unreachable, Error("the master named by ZooKeeper is not leading yet")});
+  }
   for (int hops = 0; hops < 3 && stream->status() == http::Status::temporary_redirect; ++hops) {
     auto location = http::parse_endpoint(std::string(stream->head()[beast::http::field::location]), 5050);
     if (!location) break;

@@ -27,6 +27,7 @@ asio::awaitable<Result<void>> connect(beast::tcp_stream& stream, const Endpoint&
   if (ec) co_return fail(net_error("resolve", endpoint, ec));
   co_await stream.async_connect(results, redirect_error(use_awaitable, ec));
   if (ec) co_return fail(net_error("connect to", endpoint, ec));
+  stream.socket().set_option(tcp::no_delay(true), ec);  // requests are small: no Nagle delay
   co_return Result<void>{};
 }
 

@@ -1,5 +1,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <boost/intrusive/list.hpp>
+
+#include <fmt/format.h>
 
 #include <set>
 
@@ -34,6 +37,10 @@ struct Server::State {
   std::map<std::string, Handler, std::less<>> routes;
   std::map<std::string, Handler, std::less<>> prefix_routes;
   std::set<std::weak_ptr<Connection>, std::owner_less<std::weak_ptr<Connection>>> connections;
+  boost::intrusive::list<Stream,
+                         boost::intrusive::member_hook<Stream, decltype(Stream::server_link_), &Stream::server_link_>,
+                         boost::intrusive::constant_time_size<false>>
+      streams;
   bool stopped = false;
 
   State(asio::any_io_executor ex, Options opts) : executor(ex), options(std::move(opts)), acceptor(ex) {}
@@ -50,12 +57,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream.socket().close(ec);
-    if (auto open = open_stream.lock()) open->close();
   }
 
   beast::tcp_stream stream;
   std::shared_ptr<Server::State> server;
-  std::weak_ptr<Stream> open_stream;
 
  private:
   asio::awaitable<bool> serve_one(beast::flat_buffer& buffer);
@@ -108,58 +113,110 @@ Handler only(Verb verb, Handler handler) {
 
 // --- Stream ---------------------------------------------------------------
 
-Stream::Stream(std::shared_ptr<Connection> connection)
-    : connection_(std::move(connection)),
-      wakeup_(connection_->stream.get_executor(), asio::steady_timer::time_point::max()),
-      closed_(connection_->stream.get_executor(), asio::steady_timer::time_point::max()) {}
+Stream::Stream(tcp::socket socket, std::size_t max_queued_bytes)
+    : socket_(std::move(socket)), max_queued_bytes_(max_queued_bytes) {}
+
+void Stream::shut() {
+  beast::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
 
 void Stream::send(std::string data) {
   if (!open_ || data.empty()) return;
+  queued_bytes_ += data.size();
+  if (max_queued_bytes_ > 0 && queued_bytes_ > max_queued_bytes_) {
+    overflowed_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
+    peer_gone();  // no last chunk: the peer is cut off, a write stalled on its full window ended
+    return;
+  }
   queue_.push_back(std::move(data));
-  wakeup_.cancel();
+  start_writer();
 }
 
 void Stream::close() {
   if (!open_) return;
   open_ = false;
-  wakeup_.cancel();
-  closed_.cancel();
+  notify_closed();
+  start_writer();  // the terminal chunk
 }
 
 void Stream::peer_gone() {
   peer_gone_ = true;
-  close();
-}
-
-asio::awaitable<void> Stream::wait_closed() {
-  while (open_) {
-    beast::error_code ec;
-    co_await closed_.async_wait(redirect_error(use_awaitable, ec));
+  if (open_) {
+    open_ = false;
+    notify_closed();
   }
+  if (!writing_) finished_ = true;
+  shut();  // also ends a write in flight
 }
 
-asio::awaitable<void> Stream::write_loop() {
-  auto& stream = connection_->stream;
+void Stream::on_close(std::function<void()> callback) {
+  on_close_ = std::move(callback);
+  if (!open_) notify_closed();
+}
+
+void Stream::notify_closed() {
+  if (!on_close_) return;
+  asio::post(socket_.get_executor(), std::exchange(on_close_, nullptr));
+}
+
+void Stream::start_writer() {
+  if (writing_ || finished_) return;
+  writing_ = true;
+  asio::co_spawn(
+      socket_.get_executor(),
+      [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->write_queued(); }, asio::detached);
+}
+
+// Writes until the queue is empty, then ends: an idle stream holds no frame.
+// What queued meanwhile goes out in one write, each piece its own chunk.
+asio::awaitable<void> Stream::write_queued() {
+  auto& socket = socket_;
   beast::error_code ec;
-  while (true) {
-    while (!queue_.empty() && !peer_gone_) {
-      auto chunk = std::move(queue_.front());
-      queue_.pop_front();
-      co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(chunk)), redirect_error(use_awaitable, ec));
-      if (ec) {
-        peer_gone();
-        break;
-      }
+  std::vector<std::string> batch;
+  std::vector<std::string> sizes;
+  std::vector<asio::const_buffer> buffers;
+  while (!queue_.empty() && !peer_gone_) {
+    batch.clear();
+    std::swap(batch, queue_);
+    queued_bytes_ = 0;
+    sizes.clear();
+    buffers.clear();
+    for (const auto& data : batch) sizes.push_back(fmt::format("{:x}\r\n", data.size()));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      buffers.emplace_back(asio::buffer(sizes[i]));
+      buffers.emplace_back(asio::buffer(batch[i]));
+      buffers.emplace_back(asio::buffer("\r\n", 2));
     }
-    if (!open_ || peer_gone_) break;
-    co_await wakeup_.async_wait(redirect_error(use_awaitable, ec));
+    co_await asio::async_write(socket, buffers, redirect_error(use_awaitable, ec));
+    if (ec) peer_gone_ = true;
   }
-  if (!peer_gone_) {
-    co_await asio::async_write(stream, bhttp::make_chunk_last(), redirect_error(use_awaitable, ec));
+  if (!open_ && !peer_gone_) {
+    co_await asio::async_write(socket, asio::buffer("0\r\n\r\n", 5), redirect_error(use_awaitable, ec));
   }
-  finished_ = true;
-  connection_->shut();
-  closed_.cancel();
+  writing_ = false;
+  if (peer_gone_) {
+    peer_gone();
+  } else if (!open_) {
+    finished_ = true;
+    shut();
+  }
+}
+
+// The peer never sends more on a streaming connection; a completed read
+// means it hung up. A plain completion handler: no frame while it waits.
+void Stream::watch_peer() {
+  socket_.async_read_some(
+      asio::buffer(&peer_byte_, 1), [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+        if (ec || !self->open_) {
+          self->peer_gone();
+        } else {
+          self->watch_peer();
+        }
+      });
 }
 
 // --- Exchange ---------------------------------------------------------------
@@ -235,29 +292,14 @@ asio::awaitable<std::shared_ptr<Stream>> Exchange::stream(Response head) {
   beast::error_code ec;
   connection_.stream.expires_never();
   co_await bhttp::async_write_header(connection_.stream, serializer, redirect_error(use_awaitable, ec));
-  stream_ = std::make_shared<Stream>(connection_.shared_from_this());
-  connection_.open_stream = stream_;
+  stream_ = std::make_shared<Stream>(connection_.stream.release_socket(),
+                                     connection_.server->options.max_stream_queue_bytes);
+  connection_.server->streams.push_back(*stream_);
   if (ec) {
     stream_->peer_gone();
-    co_return stream_;
+  } else {
+    stream_->watch_peer();
   }
-  // The writer owns a reference: the stream outlives every handler that let go of it.
-  asio::co_spawn(
-      connection_.stream.get_executor(),
-      [stream = stream_]() -> asio::awaitable<void> { co_await stream->write_loop(); }, asio::detached);
-  // The peer never sends more on a streaming connection; a completed read means it hung up.
-  asio::co_spawn(connection_.stream.get_executor(),
-                 [stream = stream_, connection = connection_.shared_from_this()]() -> asio::awaitable<void> {
-                   char byte;
-                   beast::error_code read_ec;
-                   while (stream->is_open()) {
-                     co_await connection->stream.socket().async_read_some(asio::buffer(&byte, 1),
-                                                                          redirect_error(use_awaitable, read_ec));
-                     if (read_ec) break;
-                   }
-                   stream->peer_gone();
-                 },
-                 asio::detached);
   co_return stream_;
 }
 
@@ -267,7 +309,7 @@ asio::awaitable<void> Connection::serve() {
   beast::flat_buffer buffer;
   while (!server->stopped && co_await serve_one(buffer)) {
   }
-  if (!open_stream.lock()) shut();
+  shut();  // a no-op when a stream took the socket over
 }
 
 asio::awaitable<bool> Connection::serve_one(beast::flat_buffer& buffer) {
@@ -308,10 +350,7 @@ asio::awaitable<bool> Connection::serve_one(beast::flat_buffer& buffer) {
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  if (exchange.open_stream()) {
-    co_await exchange.open_stream()->wait_closed();
-    co_return false;
-  }
+  if (exchange.open_stream()) co_return false;  // the stream owns the connection now
   if (!exchange.answered()) {
     log::error("Handler for {} failed: {}", exchange.path(), failure.empty() ? "no response" : failure);
     co_await exchange.respond(error_response(Status::internal_server_error,
@@ -342,6 +381,9 @@ static asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
       log::warn("accept: {}", ec.message());
       continue;
     }
+    // Event streams are small writes to a peer that sends nothing back: with
+    // Nagle's algorithm each would wait for the delayed ACK of the one before.
+    socket.set_option(tcp::no_delay(true), ec);
     auto connection = std::make_shared<Connection>(std::move(socket), state);
     state->connections.insert(connection);
     std::erase_if(state->connections, [](const auto& weak) { return weak.expired(); });
@@ -375,6 +417,10 @@ void Server::stop() {
     if (auto connection = weak.lock()) connection->shut();
   }
   state_->connections.clear();
+  std::vector<std::shared_ptr<Stream>> streams;
+  for (auto& stream : state_->streams) streams.push_back(stream.shared_from_this());
+  state_->streams.clear();
+  for (const auto& stream : streams) stream->close();
 }
 
 }  // namespace berth::http

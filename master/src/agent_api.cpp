@@ -110,6 +110,7 @@ asio::awaitable<void> MasterProcess::register_agent(http::Exchange& exchange, ag
   agent.stream.reset();
   auto epoch = ++agent.epoch;
   rescind_offers({}, id);
+  { auto held_as_total = std::move(*info.mutable_resources()); }  // cleared fields keep their memory
   agent.info = info;
   agent.ip = exchange.remote_address();
   agent.total = *resources;
@@ -142,9 +143,9 @@ asio::awaitable<void> MasterProcess::register_agent(http::Exchange& exchange, ag
   registered.mutable_registered()->set_heartbeat_interval_seconds(flags_.heartbeat_interval);
   send(current->second, registered);
   request_allocation();
-
-  co_await stream->wait_closed();
-  agent_disconnected(id, stream);
+  stream->on_close(guarded([this, id, weak = std::weak_ptr(stream)] {
+    if (auto closed = weak.lock()) agent_disconnected(id, closed);
+  }));
 }
 
 void MasterProcess::reconcile_agent_tasks(AgentRecord& agent, const agent::Call::Register& registration) {
@@ -222,6 +223,10 @@ Result<void> MasterProcess::status_update(AgentRecord& agent, const agent::Call:
 void MasterProcess::agent_disconnected(const std::string& agent_id, const std::shared_ptr<http::Stream>& stream) {
   auto it = agents_.find(agent_id);
   if (it == agents_.end() || it->second.stream != stream) return;
+  if (stream->overflowed()) {
+    metrics_.inc("berth_master_slow_subscribers_total");
+    log::warn("Agent {} read its event stream too slowly: cut off", agent_id);
+  }
   log::warn("Agent {} disconnected; unreachable unless it returns within {}s", agent_id,
             flags_.agent_ping_timeout * static_cast<double>(flags_.max_agent_ping_timeouts));
   it->second.connected = false;

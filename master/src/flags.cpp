@@ -51,6 +51,10 @@ void add_flags(CLI::App& app, Flags& flags) {
   app.add_option("--max_request_bytes", flags.max_request_bytes, "Largest accepted request body")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
       ->capture_default_str();
+  app.add_option("--max_event_stream_bytes", flags.max_event_stream_bytes,
+                 "Event bytes a framework or agent may leave unread before the master cuts its stream off")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 34))
+      ->capture_default_str();
   app.add_option("--max_completed_tasks_per_framework", flags.max_completed_tasks,
                  "Completed tasks kept per framework for /state")
       ->capture_default_str();
@@ -77,6 +81,7 @@ std::string flags_json(const Flags& f) {
       {"zk", f.zk},
       {"zk_session_timeout", number(f.zk_session_timeout)},
       {"max_request_bytes", std::to_string(f.max_request_bytes)},
+      {"max_event_stream_bytes", std::to_string(f.max_event_stream_bytes)},
       {"max_completed_tasks_per_framework", std::to_string(f.max_completed_tasks)},
       {"logging_level", f.log_level},
   };

@@ -17,7 +17,8 @@ MasterProcess::MasterProcess(asio::any_io_executor executor, Flags flags)
       flags_(std::move(flags)),
       server_(executor, http::Server::Options{.address = flags_.ip,
                                               .port = flags_.port,
-                                              .max_body_bytes = flags_.max_request_bytes}),
+                                              .max_body_bytes = flags_.max_request_bytes,
+                                              .max_stream_queue_bytes = flags_.max_event_stream_bytes}),
       tick_timer_(executor),
       heartbeat_timer_(executor),
       master_id_(ids::random_string()),
@@ -33,6 +34,8 @@ MasterProcess::MasterProcess(asio::any_io_executor executor, Flags flags)
   metrics_.describe("berth_master_offers_sent_total", "counter", "Offers sent to frameworks");
   metrics_.describe("berth_master_agents_unreachable_total", "counter", "Agents marked unreachable");
   metrics_.describe("berth_master_elections_won_total", "counter", "Times this master was elected leader");
+  metrics_.describe("berth_master_slow_subscribers_total", "counter",
+                    "Event streams cut off because their reader fell too far behind");
   metrics_.describe("berth_master_http_bad_requests_total", "counter",
                     "API requests refused with a 4xx answer");
 }
@@ -189,7 +192,9 @@ void MasterProcess::remove_task(const TaskKey& key) {
   }
 }
 
-void MasterProcess::remove_framework(const std::string& framework_id, std::string_view why) {
+void MasterProcess::remove_framework(const std::string& id, std::string_view why) {
+  // The caller's reference may point into the record this erases.
+  const std::string framework_id = id;
   auto it = frameworks_.find(framework_id);
   if (it == frameworks_.end()) return;
   log::info("Removing framework {} ({}): {}", framework_id, it->second.info.name(), why);
@@ -209,7 +214,7 @@ void MasterProcess::remove_framework(const std::string& framework_id, std::strin
   }
   for (const auto& key : keys) finish_task(key);
   if (it->second.stream) it->second.stream->close();
-  frameworks_.erase(framework_id);
+  frameworks_.erase(it);
   allocator_.remove_framework(framework_id);
 }
 

@@ -180,6 +180,14 @@ class MasterProcess {
   std::string roles_json() const;
   std::string metrics_text();
 
+  // Wraps a callback the event loop may run after this master is gone.
+  std::function<void()> guarded(std::function<void()> callback) const {
+    return [alive = std::weak_ptr<void>(lifetime_), callback = std::move(callback)] {
+      if (alive.lock()) callback();
+    };
+  }
+
+  std::shared_ptr<char> lifetime_ = std::make_shared<char>();
   asio::any_io_executor executor_;
   Flags flags_;
   http::Server server_;

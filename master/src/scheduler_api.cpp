@@ -146,8 +146,9 @@ asio::awaitable<void> MasterProcess::subscribe(http::Exchange& exchange, sched::
   send(framework, subscribed);
   request_allocation();
 
-  co_await stream->wait_closed();
-  framework_disconnected(id, stream);
+  stream->on_close(guarded([this, id, weak = std::weak_ptr(stream)] {
+    if (auto closed = weak.lock()) framework_disconnected(id, closed);
+  }));
 }
 
 // Records a (re)subscribing framework, failing over the previous connection
@@ -185,6 +186,11 @@ std::string MasterProcess::admit_framework(const std::string& id, const v1::Fram
 void MasterProcess::framework_disconnected(const std::string& id, const std::shared_ptr<http::Stream>& stream) {
   auto it = frameworks_.find(id);
   if (it == frameworks_.end() || it->second.stream != stream) return;
+  if (stream->overflowed()) {
+    metrics_.inc("berth_master_slow_subscribers_total");
+    log::warn("Framework {} read its event stream too slowly (more than {} bytes waiting): cut off", id,
+              flags_.max_event_stream_bytes);
+  }
   log::info("Framework {} disconnected; failover timeout {}s", id, it->second.info.failover_timeout());
   it->second.connected = false;
   it->second.stream.reset();

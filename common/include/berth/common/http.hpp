@@ -5,12 +5,13 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/intrusive/list_hook.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,28 +37,47 @@ Response error_response(Status status, std::string_view message);
 class Connection;
 
 // A server-side chunked response that stays open: one HTTP chunk per send().
-class Stream {
+// It takes the socket over from its connection, and holds no coroutine while
+// idle: a server keeps thousands of these, a few hundred bytes each.
+class Stream : public std::enable_shared_from_this<Stream> {
  public:
-  explicit Stream(std::shared_ptr<Connection> connection);
-  void send(std::string data);  // no-op once closed
+  Stream(asio::ip::tcp::socket socket, std::size_t max_queued_bytes);
+  // No-op once closed. A peer that reads too slowly for the stream to drain
+  // (more than Server::Options::max_stream_queue_bytes waiting) is cut off:
+  // the stream closes and overflowed() tells why, so that a stalled
+  // subscriber cannot make the server's memory grow without bound.
+  void send(std::string data);
   void close();                 // ends the stream (terminal chunk) and the connection
   bool is_open() const { return open_; }
-  // Completes once the stream is closed by either side (the peer hanging up included).
-  asio::awaitable<void> wait_closed();
+  bool overflowed() const { return overflowed_; }
+  std::size_t queued_bytes() const { return queued_bytes_; }
+  // `callback` runs once, from the executor, after the stream closed by
+  // either side (the peer hanging up included); at once if it already has.
+  void on_close(std::function<void()> callback);
 
  private:
-  friend class Connection;
   friend class Exchange;
+  friend class Server;
   void peer_gone();
-  asio::awaitable<void> write_loop();
+  void shut();
+  void start_writer();
+  void watch_peer();
+  void notify_closed();
+  asio::awaitable<void> write_queued();
 
-  std::shared_ptr<Connection> connection_;
-  std::deque<std::string> queue_;
+  asio::ip::tcp::socket socket_;
+  // Links the server's open streams, so that stopping it ends them.
+  boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> server_link_;
+  std::vector<std::string> queue_;  // a deque would hold half a KiB even when empty
+  std::size_t queued_bytes_ = 0;
+  std::size_t max_queued_bytes_ = 0;  // 0: no limit
+  bool overflowed_ = false;
   bool open_ = true;
   bool peer_gone_ = false;
-  bool finished_ = false;  // the writer is done
-  asio::steady_timer wakeup_;
-  asio::steady_timer closed_;
+  bool writing_ = false;  // a writer coroutine runs
+  bool finished_ = false;  // the terminal chunk is written, or cannot be
+  char peer_byte_ = 0;
+  std::function<void()> on_close_;
 };
 
 // One request on a server connection.
@@ -94,6 +114,8 @@ class Server {
     std::size_t max_body_bytes = 4 << 20;
     std::size_t max_header_bytes = 16 << 10;
     std::chrono::seconds idle_timeout{60};
+    // Bytes a Stream may hold for a peer that does not read them.
+    std::size_t max_stream_queue_bytes = 64 << 20;
   };
   Server(asio::any_io_executor executor, Options options);
   ~Server();

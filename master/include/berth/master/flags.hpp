@@ -22,6 +22,7 @@ struct Flags {
   std::string zk;                             // zk://host:port,.../path: elect a leader among masters
   double zk_session_timeout = 10.0;           // seconds
   std::size_t max_request_bytes = 4 << 20;
+  std::size_t max_event_stream_bytes = 64 << 20;  // unread events a subscriber may leave before it is cut off
   std::size_t max_completed_tasks = 1000;     // per framework, kept for /state
   std::string log_level = "info";
 };
