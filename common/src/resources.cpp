@@ -8,6 +8,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <iterator>
 #include <limits>
 
 #include "berth/common/text.hpp"
@@ -140,17 +141,31 @@ Result<std::vector<Range>> parse_ranges(std::string_view name, std::string_view 
   return coalesce(std::move(ranges));
 }
 
-Result<std::set<std::string>> parse_set(std::string_view name, std::string_view value) {
+// Sorted and unique, as Entry::items keeps them.
+std::vector<std::string> sorted_items(std::vector<std::string> items) {
+  std::ranges::sort(items);
+  items.erase(std::unique(items.begin(), items.end()), items.end());
+  return items;
+}
+
+std::vector<std::string> item_union(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::vector<std::string> out;
+  out.reserve(a.size() + b.size());
+  std::ranges::set_union(a, b, std::back_inserter(out));
+  return out;
+}
+
+Result<std::vector<std::string>> parse_set(std::string_view name, std::string_view value) {
   if (value.back() != '}') return fail(fmt::format("resource '{}': unterminated set '{}'", name, value));
-  std::set<std::string> items;
+  std::vector<std::string> items;
   for (auto item : split_top_level(value.substr(1, value.size() - 2), ',')) {
     item = trim(item);
     if (item.find_first_of("[]{}") != std::string_view::npos) {
       return fail(fmt::format("resource '{}': set item '{}' is not valid", name, item));
     }
-    if (!item.empty()) items.emplace(item);
+    if (!item.empty()) items.emplace_back(item);
   }
-  return items;
+  return sorted_items(std::move(items));
 }
 
 Result<std::int64_t> parse_scalar(std::string_view name, std::string_view value) {
@@ -184,7 +199,7 @@ std::string format_ranges(const std::vector<Range>& ranges) {
   return out + "]";
 }
 
-std::string format_set(const std::set<std::string>& items) {
+std::string format_set(const std::vector<std::string>& items) {
   std::string out = "{";
   for (const auto& item : items) {
     if (out.size() > 1) out += ',';
@@ -214,7 +229,7 @@ Result<void> Resources::add(const std::string& name, Entry entry) {
   have.milli = saturating_add(have.milli, entry.milli);
   have.ranges.insert(have.ranges.end(), entry.ranges.begin(), entry.ranges.end());
   have.ranges = coalesce(std::move(have.ranges));
-  have.items.merge(entry.items);
+  if (!entry.items.empty()) have.items = item_union(have.items, entry.items);
   return {};
 }
 
@@ -291,7 +306,7 @@ Result<Resources> Resources::from_proto(const Protos& resources) {
       }
       entry.ranges = coalesce(std::move(entry.ranges));
     } else {
-      entry.items.insert(resource.set().item().begin(), resource.set().item().end());
+      entry.items = sorted_items({resource.set().item().begin(), resource.set().item().end()});
     }
     BERTH_TRY_VOID(out.add(name, std::move(entry)));
   }
@@ -350,7 +365,7 @@ Resources& Resources::operator+=(const Resources& other) {
       have.ranges.insert(have.ranges.end(), entry.ranges.begin(), entry.ranges.end());
       have.ranges = coalesce(std::move(have.ranges));
     }
-    have.items.insert(entry.items.begin(), entry.items.end());
+    if (!entry.items.empty()) have.items = item_union(have.items, entry.items);
   }
   return *this;
 }
@@ -362,7 +377,11 @@ Resources& Resources::operator-=(const Resources& other) {
     auto& have = it->second;
     have.milli = std::max<std::int64_t>(0, have.milli - take.milli);
     have.ranges = subtract(have.ranges, take.ranges);
-    for (const auto& item : take.items) have.items.erase(item);
+    if (!take.items.empty()) {
+      std::vector<std::string> left;
+      std::ranges::set_difference(have.items, take.items, std::back_inserter(left));
+      have.items = std::move(left);
+    }
   }
   drop_empty();
   return *this;
@@ -403,7 +422,8 @@ std::vector<Range> Resources::ranges(std::string_view name) const {
 
 std::set<std::string> Resources::set(std::string_view name) const {
   auto it = entries_.find(name);
-  return it == entries_.end() ? std::set<std::string>{} : it->second.items;
+  if (it == entries_.end()) return {};
+  return {it->second.items.begin(), it->second.items.end()};
 }
 
 std::string Resources::to_string() const {

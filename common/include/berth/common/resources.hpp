@@ -82,7 +82,7 @@ class Resources {
     mesos::v1::Value::Type type = mesos::v1::Value::SCALAR;
     std::int64_t milli = 0;       // SCALAR, in thousandths
     std::vector<Range> ranges;    // RANGES, sorted, disjoint, non-adjacent
-    std::set<std::string> items;  // SET
+    std::vector<std::string> items;  // SET, sorted and unique (smaller than a tree when empty)
     bool operator==(const Entry&) const = default;
     bool is_empty() const;
   };
