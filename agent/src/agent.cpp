@@ -103,6 +103,7 @@ Result<void> AgentProcess::start() {
                                               fetcher::PullOptions{.parallel_layers = flags_.image_pull_parallelism});
   pulls_ = std::make_unique<asio::thread_pool>(2);
   BERTH_TRY_VOID(with_context(recover(), "recovery"));
+  make_spare_container_dirs();
   add_routes();
   BERTH_TRY_VOID(with_context(server_.listen(), fmt::format("listen on {}:{}", flags_.ip, flags_.port)));
   log::info("Agent listening on {}:{} with {}; containers under {}", flags_.ip, server_.port(),
@@ -126,6 +127,7 @@ void AgentProcess::stop() {
   // A pull in progress finishes (its layers stay in the store); its task is
   // left for the next agent to find.
   if (pulls_) pulls_->join();
+  checkpointer_.drain();  // what was recorded is on disk before the agent exits
 }
 
 agent::Call AgentProcess::registration() const {
@@ -173,6 +175,7 @@ void AgentProcess::leading_master_changed(const std::optional<v1::MasterInfo>& l
     redirected_ = true;  // the session ends now; register with the new leader at once
     master_stream_->close();
   }
+  retry_soon_ = true;
   backoff_timer_.cancel();
 }
 
@@ -196,7 +199,8 @@ asio::awaitable<void> AgentProcess::master_loop() {
     registered_ = false;
     master_stream_ = nullptr;
     if (stopping_) break;
-    if (was_registered) backoff = flags_.registration_backoff_factor;
+    if (was_registered || retry_soon_) backoff = flags_.registration_backoff_factor;
+    retry_soon_ = false;
     log::warn("Master at {}:{} unreachable ({}); retrying in {:.1f}s", master_.host, master_.port,
               result ? "connection ended" : result.error().what(), backoff);
     backoff_timer_.expires_after(to_ms(backoff));
@@ -213,6 +217,13 @@ asio::awaitable<Result<void>> AgentProcess::session() {
   auto opened = co_await http::StreamingResponse::open(master_, std::move(request), std::chrono::seconds(10));
   if (!opened) co_return fail(std::move(opened).error());
   auto stream = std::move(*opened);
+  // A standby names the leader. With ZooKeeper, ZooKeeper's word counts: a
+  // standby that has not yet heard of a new election still names the old,
+  // perhaps dead, leader.
+  if (stream->status() == http::Status::temporary_redirect && leader_watch_) {
+    retry_soon_ = true;
+    co_return fail(fmt::format("master at {}:{} is not the leader yet", master_.host, master_.port));
+  }
   if (stream->status() == http::Status::temporary_redirect) {
     auto location = http::parse_endpoint(std::string(stream->head()[boost::beast::http::field::location]), 5050);
     if (location && (location->host != master_.host || location->port != master_.port)) {

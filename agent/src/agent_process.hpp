@@ -21,6 +21,7 @@
 #include "berth/agent/task_image.hpp"
 #include "berth/agent/task_outcome.hpp"
 #include "berth/agent/flags.hpp"
+#include "berth/agent/checkpointer.hpp"
 #include "berth/agent/status_updates.hpp"
 #include "berth/common/clock.hpp"
 #include "berth/common/http.hpp"
@@ -89,6 +90,9 @@ class AgentProcess {
               std::optional<v1::TaskStatus::Reason> reason = std::nullopt,
               std::optional<int> exit_code = std::nullopt);
   void update(TaskEntry& entry, StatusChange change);
+  // container_dirs.cpp
+  Result<std::string> new_container_dir();  // a spare one if there is, else made now
+  void make_spare_container_dirs();
   void checkpoint(const TaskEntry& entry);
 
   // http_api.cpp
@@ -115,6 +119,7 @@ class AgentProcess {
   http::Endpoint master_;
   bool master_known_ = true;   // with --master=zk://, once ZooKeeper names a leader
   bool redirected_ = false;    // a standby master answered 307 to the leader
+  bool retry_soon_ = false;    // a new leader: try again without the backoff built up
   std::unique_ptr<LeaderWatch> leader_watch_;
   ResourcePools resources_;  // advertised, by reservation role
   std::unique_ptr<Containerizer> containerizer_;
@@ -125,6 +130,10 @@ class AgentProcess {
   std::unique_ptr<asio::thread_pool> pulls_;  // pulls block: they run here, off the event loop
   int pulls_in_flight_ = 0;                    // a prune waits until none is
   StatusUpdateManager status_updates_;
+  Checkpointer checkpointer_{executor_};
+  std::vector<std::string> spare_containers_;  // ids of directories made ahead (container_dirs.cpp)
+  std::size_t spares_in_flight_ = 0;
+  bool spares_failing_ = false;
   asio::steady_timer backoff_timer_;
   asio::steady_timer tick_timer_;
   http::StreamingResponse* master_stream_ = nullptr;

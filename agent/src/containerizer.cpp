@@ -146,8 +146,8 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
     launcher::LaunchRequest request;
     request.container_id = spec.container_id;
     request.spec = command_task_spec(spec, info);
-    request.stdout_path = paths::sandbox_dir(spec.container_dir) / "stdout";
-    request.stderr_path = paths::sandbox_dir(spec.container_dir) / "stderr";
+    request.stdout_path = paths::stdout_file(spec.container_dir);
+    request.stderr_path = paths::stderr_file(spec.container_dir);
     request.runtime_dir = paths::runtime_dir(spec.container_dir);
     if (spec.image) {
       if (!(info.namespaces & CLONE_NEWNS)) return fail("an image needs a mount namespace");

@@ -12,5 +12,7 @@ fs::path status_file(const fs::path& container_dir) { return container_dir / "st
 fs::path acknowledged_file(const fs::path& container_dir) { return container_dir / "acknowledged"; }
 fs::path runtime_dir(const fs::path& container_dir) { return container_dir / "runtime"; }
 fs::path sandbox_dir(const fs::path& container_dir) { return container_dir / "sandbox"; }
+fs::path stdout_file(const fs::path& container_dir) { return sandbox_dir(container_dir) / "stdout"; }
+fs::path stderr_file(const fs::path& container_dir) { return sandbox_dir(container_dir) / "stderr"; }
 
 }  // namespace berth::agent::paths

@@ -25,6 +25,13 @@ Result<void> AgentProcess::recover() {
 
 void AgentProcess::recover_container(const fs::path& dir, std::vector<std::string>& known) {
   auto container_id = dir.filename().string();
+  if (!fs::exists(paths::checkpoint_file(dir)) && !fs::exists(paths::status_file(dir))) {
+    // A spare directory, or a launch that had recorded nothing yet: nothing
+    // ran from it that the agent knows of (a container's cgroup is an orphan).
+    log::info("Container {}: removing its directory, which holds no record", container_id);
+    if (auto removed = files::remove_all(dir); !removed) log::warn("{}", removed.error().what());
+    return;
+  }
   agent::ContainerCheckpoint checkpoint;
   auto data = files::read(paths::checkpoint_file(dir));
   if (!data || !checkpoint.ParseFromString(*data) || checkpoint.container_id() != container_id) {

@@ -88,20 +88,28 @@ void AgentProcess::update(TaskEntry& entry, StatusChange change) {
     label->set_key("exit_code");
     label->set_value(std::to_string(*change.exit_code));
   }
-  if (auto saved = files::write_atomic(paths::status_file(entry.container_dir), status.SerializeAsString()); !saved) {
-    log::error("Failed to checkpoint the status of task {}: {}", entry.task.task_id().value(), saved.error().what());
-  }
   metrics_.inc("berth_agent_task_updates_total", {{"state", v1::TaskState_Name(state)}});
   const auto& framework_id = entry.framework.id().value();
   if (removed_frameworks_.contains(framework_id)) {
-    (void)files::write_atomic(paths::acknowledged_file(entry.container_dir), "");
+    checkpointer_.write(paths::status_file(entry.container_dir), status.SerializeAsString());
+    checkpointer_.write(paths::acknowledged_file(entry.container_dir), "");
     if (is_terminal(state)) {
       completed_.emplace_back(TaskKey{framework_id, entry.task.task_id().value()}, state);
       tasks_.erase({framework_id, entry.task.task_id().value()});
     }
     return;
   }
-  status_updates_.enqueue(framework_id, std::move(status));
+  // Recorded before it is sent; the writes keep their order, so do the updates.
+  auto data = status.SerializeAsString();
+  checkpointer_.write(paths::status_file(entry.container_dir), std::move(data),
+                      [this, framework_id, status = std::move(status)](Result<void> saved) mutable {
+                        if (!saved) {
+                          log::error("Failed to checkpoint the status of task {}: {}", status.task_id().value(),
+                                     saved.error().what());
+                        }
+                        if (stopping_ || removed_frameworks_.contains(framework_id)) return;
+                        status_updates_.enqueue(framework_id, std::move(status));
+                      });
 }
 
 void AgentProcess::checkpoint(const TaskEntry& entry) {
@@ -114,10 +122,7 @@ void AgentProcess::checkpoint(const TaskEntry& entry) {
     checkpoint.set_init_start_time(entry.process.start_time);
   }
   checkpoint.set_cgroup(containerizer_->cgroup(entry.container_id));
-  if (auto saved = files::write_atomic(paths::checkpoint_file(entry.container_dir), checkpoint.SerializeAsString());
-      !saved) {
-    log::error("Failed to checkpoint container {}: {}", entry.container_id, saved.error().what());
-  }
+  checkpointer_.write(paths::checkpoint_file(entry.container_dir), checkpoint.SerializeAsString());
 }
 
 void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskInfo& task) {
@@ -135,13 +140,11 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
   entry.framework = framework;
   entry.task = task;
   auto limits = container_limits(task, limits_policy());
-  entry.container_id = ids::random_string();
+  auto dirs = new_container_dir();
+  entry.container_id = dirs ? *dirs : ids::random_string();
   entry.container_dir = paths::container_dir(work_dir_, entry.container_id);
   entry.started_at = now_seconds();
   log::info("Launching task {} of framework {} in container {}", key.second, key.first, entry.container_id);
-
-  auto dirs = files::make_dirs(paths::sandbox_dir(entry.container_dir));
-  if (dirs) dirs = files::make_dirs(paths::runtime_dir(entry.container_dir));
   if (!dirs) {
     update(entry, v1::TASK_FAILED, "Failed to create the sandbox: " + dirs.error().what(),
            v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
@@ -160,8 +163,12 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
     update(entry, v1::TASK_ERROR, "Invalid task: " + image.error().what(), v1::TaskStatus::REASON_TASK_INVALID);
     return;
   }
-  update(entry, v1::TASK_STARTING, *image ? "Pulling image " + (*image)->name : "");
+  // Updates of a task go one at a time, each after the framework
+  // acknowledged the one before (Mesos's order guarantee): a TASK_STARTING
+  // would hold TASK_RUNNING back by a round trip through the framework. It is
+  // sent only while an image is pulled, when there is something to say.
   if (*image) {
+    update(entry, v1::TASK_STARTING, "Pulling image " + (*image)->name);
     pull_then_launch(key, **image);
     return;
   }
@@ -337,7 +344,7 @@ void AgentProcess::shutdown_framework(const std::string& framework_id) {
   for (auto& [key, entry] : tasks_) {
     if (key.first != framework_id) continue;
     if (is_terminal(entry.state)) {
-      (void)files::write_atomic(paths::acknowledged_file(entry.container_dir), "");
+      checkpointer_.write(paths::acknowledged_file(entry.container_dir), "");
       done.push_back(key);
     } else {
       kill_task(key.first, key.second, std::nullopt);
@@ -359,7 +366,7 @@ void AgentProcess::acknowledge(const agent::Event::Acknowledge& ack) {
   if (it == tasks_.end() || !is_terminal(it->second.state) || status_updates_.has_pending(key.first, key.second)) {
     return;
   }
-  (void)files::write_atomic(paths::acknowledged_file(it->second.container_dir), "");
+  checkpointer_.write(paths::acknowledged_file(it->second.container_dir), "");
   completed_.emplace_back(key, it->second.state);
   while (completed_.size() > kMaxCompletedTasks) completed_.pop_front();
   tasks_.erase(it);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <poll.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -80,13 +79,6 @@ std::vector<std::string> words(const std::string& text) {
   std::vector<std::string> names;
   for (std::string name; in >> name;) names.push_back(name);
   return names;
-}
-
-// Drains queued inotify events; only "something changed" matters.
-void drain(int inotify_fd) {
-  alignas(inotify_event) char buffer[4096];
-  while (::read(inotify_fd, buffer, sizeof buffer) > 0) {
-  }
 }
 
 }  // namespace
@@ -171,24 +163,33 @@ Result<bool> is_populated(const fs::path& dir) {
 
 Result<void> kill_all(const fs::path& dir) { return write_file(dir / "cgroup.kill", "1"); }
 
+// cgroup.events is watched by poll() on the file itself, which kernfs wakes
+// with POLLPRI when the file changes: no inotify instance, whose close waits
+// out an SRCU grace period (tens of milliseconds on small VMs) on the agent's
+// event loop.
 Result<void> wait_unpopulated(const fs::path& dir, std::chrono::milliseconds timeout) {
   auto events = dir / "cgroup.events";
-  UniqueFd inotify(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-  if (!inotify) return fail_sys("inotify_init1");
-  // Watch before the first read so a change in between still wakes us.
-  if (::inotify_add_watch(inotify.get(), events.c_str(), IN_MODIFY) < 0) return fail_sys("inotify_add_watch", events);
+  UniqueFd fd(::open(events.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail_sys("open", events.string());
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    BERTH_TRY(bool populated, is_populated(dir));
-    if (!populated) return {};
+    // Read (from the start) before each poll: a change after the read still wakes it.
+    char buffer[256];
+    auto n = ::pread(fd.get(), buffer, sizeof buffer - 1, 0);
+    if (n < 0) return fail_sys("read", events.string());
+    auto populated = flat_key(std::string_view(buffer, static_cast<std::size_t>(n)), "populated");
+    if (!populated) return fail(Error("no \"populated\" key in", 0, events.string()));
+    if (*populated == 0) return {};
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       return fail(Error("processes still running " + std::to_string(timeout.count()) + " ms after cgroup.kill in",
                         ETIMEDOUT, dir.string()));
     }
-    pollfd wake{.fd = inotify.get(), .events = POLLIN, .revents = 0};
-    if (::poll(&wake, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) return fail_sys("poll", events);
-    drain(inotify.get());
+    // Files outside kernfs never raise POLLPRI: each wait is capped so such
+    // a file (and any wakeup lost) costs at most a re-read every 100 ms.
+    pollfd wake{.fd = fd.get(), .events = POLLPRI, .revents = 0};
+    auto wait = std::min<long>(left.count(), 100);
+    if (::poll(&wake, 1, static_cast<int>(wait)) < 0 && errno != EINTR) return fail_sys("poll", events);
   }
 }
 

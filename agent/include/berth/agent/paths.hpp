@@ -13,6 +13,10 @@
 //       runtime/exit_status           the task's wait status, written by the container's init
 //       sandbox/                      the task's working directory
 //         stdout, stderr              its output
+//
+// A few container directories are made ahead, on the checkpoint thread, so
+// that a launch does not wait on the disk for them: one with neither
+// container.pb nor status.pb is such a spare, and a restarted agent removes it.
 
 #include <filesystem>
 #include <string>
@@ -29,5 +33,7 @@ fs::path status_file(const fs::path& container_dir);
 fs::path acknowledged_file(const fs::path& container_dir);
 fs::path runtime_dir(const fs::path& container_dir);
 fs::path sandbox_dir(const fs::path& container_dir);
+fs::path stdout_file(const fs::path& container_dir);
+fs::path stderr_file(const fs::path& container_dir);
 
 }  // namespace berth::agent::paths
