@@ -148,6 +148,7 @@ agent::Call AgentProcess::registration() const {
     *task->mutable_task() = entry.task;
     task->set_state(entry.state);
     *task->mutable_framework() = entry.framework;
+    if (entry.task.has_executor()) *task->mutable_executor() = entry.task.executor();
   }
   return call;
 }
@@ -278,13 +279,26 @@ void AgentProcess::handle_event(const agent::Event& event) {
     case agent::Event::RUN_TASK:
       run_task(event.run_task().framework(), event.run_task().task());
       break;
+    case agent::Event::RUN_TASK_GROUP:
+      run_task_group(event.run_task_group());
+      break;
+    case agent::Event::SHUTDOWN_EXECUTOR:
+      shutdown_executor(event.shutdown_executor().framework_id().value(),
+                        event.shutdown_executor().executor_id().value());
+      break;
     case agent::Event::KILL_TASK: {
       std::optional<double> grace;
       const auto& policy = event.kill_task().kill_policy();
       if (event.kill_task().has_kill_policy() && policy.has_grace_period()) {
         grace = static_cast<double>(policy.grace_period().nanoseconds()) / 1e9;
       }
-      kill_task(event.kill_task().framework_id().value(), event.kill_task().task_id().value(), grace);
+      const auto& framework_id = event.kill_task().framework_id().value();
+      const auto& task_id = event.kill_task().task_id().value();
+      kill_task(framework_id, task_id, grace);
+      // As Mesos's default executor: killing one task of a group kills the group.
+      if (auto it = tasks_.find({framework_id, task_id}); it != tasks_.end() && it->second.task.has_executor()) {
+        kill_executor_tasks(framework_id, it->second.task.executor().executor_id().value());
+      }
       break;
     }
     case agent::Event::ACKNOWLEDGE:

@@ -75,6 +75,12 @@ class AgentProcess {
   Result<void> recover();
   void recover_container(const fs::path& dir, std::vector<std::string>& known);
   void run_task(const v1::FrameworkInfo& framework, const v1::TaskInfo& task);
+  void run_task_group(const agent::Event::RunTaskGroup& group);
+  // Kills the tasks of the executor (a group's, or the task whose id it is)
+  // that are not terminal, but `except`.
+  void kill_executor_tasks(const std::string& framework_id, const std::string& executor_id,
+                           const std::string& except = {});
+  void shutdown_executor(const std::string& framework_id, const std::string& executor_id);
   Result<ContainerProcess> launch(TaskEntry& entry);
   void pull_then_launch(const TaskKey& key, const TaskImage& image);
   void launched_or_failed(TaskEntry& entry, Result<ContainerProcess> launched);

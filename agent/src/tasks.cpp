@@ -56,6 +56,11 @@ std::vector<std::string> task_env(const TaskEntry& entry, const std::string& age
   return out;
 }
 
+// A task's executor: its group's, or for a command task, as in Mesos, the task's own id.
+std::string executor_id_of(const TaskEntry& entry) {
+  return entry.task.has_executor() ? entry.task.executor().executor_id().value() : entry.task.task_id().value();
+}
+
 // The shell's conventions, so `berth run` exits like the command would have.
 int exit_code_for_launch_error(const Error& error) {
   if (error.code() == ENOENT) return 127;
@@ -81,6 +86,7 @@ void AgentProcess::update(TaskEntry& entry, StatusChange change) {
   if (change.reason) status.set_reason(*change.reason);
   if (change.limitation) *status.mutable_limitation() = std::move(*change.limitation);
   status.mutable_agent_id()->set_value(agent_id_);
+  if (entry.task.has_executor()) *status.mutable_executor_id() = entry.task.executor().executor_id();
   status.set_timestamp(now_seconds());
   status.set_uuid(ids::to_bytes(ids::random_uuid()));
   if (change.exit_code) {
@@ -89,7 +95,12 @@ void AgentProcess::update(TaskEntry& entry, StatusChange change) {
     label->set_value(std::to_string(*change.exit_code));
   }
   metrics_.inc("berth_agent_task_updates_total", {{"state", v1::TaskState_Name(state)}});
-  const auto& framework_id = entry.framework.id().value();
+  const auto framework_id = entry.framework.id().value();
+  // Mesos's default executor: a task of a group that fails or is killed
+  // takes the rest of the group with it.
+  if (entry.task.has_executor() && is_terminal(state) && state != v1::TASK_FINISHED) {
+    kill_executor_tasks(framework_id, executor_id_of(entry), entry.task.task_id().value());
+  }
   if (removed_frameworks_.contains(framework_id)) {
     checkpointer_.write(paths::status_file(entry.container_dir), status.SerializeAsString());
     checkpointer_.write(paths::acknowledged_file(entry.container_dir), "");
@@ -123,6 +134,42 @@ void AgentProcess::checkpoint(const TaskEntry& entry) {
   }
   checkpoint.set_cgroup(containerizer_->cgroup(entry.container_id));
   checkpointer_.write(paths::checkpoint_file(entry.container_dir), checkpoint.SerializeAsString());
+}
+
+void AgentProcess::run_task_group(const agent::Event::RunTaskGroup& group) {
+  const auto& framework_id = group.framework().id().value();
+  const auto& executor_id = group.executor().executor_id().value();
+  log::info("Launching a group of {} tasks of framework {} under executor {}", group.task_group().tasks_size(),
+            framework_id, executor_id);
+  for (auto task : group.task_group().tasks()) {
+    if (!task.has_executor()) *task.mutable_executor() = group.executor();
+    run_task(group.framework(), task);
+  }
+  // A task that failed at once fails the group, including the tasks after it.
+  for (const auto& task : group.task_group().tasks()) {
+    auto it = tasks_.find({framework_id, task.task_id().value()});
+    if (it != tasks_.end() && is_terminal(it->second.state) && it->second.state != v1::TASK_FINISHED) {
+      kill_executor_tasks(framework_id, executor_id, task.task_id().value());
+      break;
+    }
+  }
+}
+
+void AgentProcess::kill_executor_tasks(const std::string& framework_id, const std::string& executor_id,
+                                       const std::string& except) {
+  std::vector<std::string> doomed;
+  for (const auto& [key, entry] : tasks_) {
+    if (key.first == framework_id && key.second != except && !is_terminal(entry.state) &&
+        !entry.kill_requested && executor_id_of(entry) == executor_id) {
+      doomed.push_back(key.second);
+    }
+  }
+  for (const auto& task_id : doomed) kill_task(framework_id, task_id, std::nullopt);
+}
+
+void AgentProcess::shutdown_executor(const std::string& framework_id, const std::string& executor_id) {
+  log::info("Shutting down executor {} of framework {}", executor_id, framework_id);
+  kill_executor_tasks(framework_id, executor_id);
 }
 
 void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskInfo& task) {
@@ -318,6 +365,10 @@ void AgentProcess::kill_task(const std::string& framework_id, const std::string&
   auto& entry = it->second;
   if (entry.kill_requested) return;
   entry.kill_requested = true;
+  // The kill call's grace period, else the task's kill policy, else the agent's default.
+  if (!grace_seconds && entry.task.kill_policy().has_grace_period()) {
+    grace_seconds = static_cast<double>(entry.task.kill_policy().grace_period().nanoseconds()) / 1e9;
+  }
   double grace = grace_seconds.value_or(flags_.kill_grace_period);
   log::info("Killing task {} of framework {} (grace period {}s)", task_id, framework_id, grace);
   if (!containerizer_->running(entry.container_id)) return;

@@ -32,6 +32,9 @@ void add_run_flags(CLI::App& run, RunOptions& o) {
   run.add_option("--offer_timeout", o.offer_timeout_s, "Seconds to wait for a suitable offer")
       ->capture_default_str();
   run.add_option("--kill_after", o.kill_after_s, "Kill the task this many seconds after launching it");
+  run.add_option("--kill_grace_period", o.kill_grace_period_s,
+                 "Seconds between SIGTERM and SIGKILL when the task is killed (its kill policy; "
+                 "default: the agent's --kill_grace_period)");
   run.add_option("--failover_timeout", o.failover_timeout_s,
                  "Seconds the master keeps the framework's task alive while this CLI is away")
       ->capture_default_str();
@@ -97,6 +100,7 @@ Result<void> validate(const RunOptions& o) {
   BERTH_TRY_VOID(check_not_negative("--disk", o.disk_mb));
   BERTH_TRY_VOID(check_positive("--offer_timeout", o.offer_timeout_s));
   BERTH_TRY_VOID(check_not_negative("--kill_after", o.kill_after_s));
+  if (o.kill_grace_period_s) BERTH_TRY_VOID(check_not_negative("--kill_grace_period", *o.kill_grace_period_s));
   BERTH_TRY_VOID(check_not_negative("--failover_timeout", o.failover_timeout_s));
   BERTH_TRY_VOID(check_positive("--master_timeout", o.master_timeout_s));
   if (o.framework_name.empty()) return fail("--framework_name must not be empty");

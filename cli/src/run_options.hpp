@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,7 @@ struct RunOptions {
   std::vector<std::string> command;
   double offer_timeout_s = 30;
   double kill_after_s = 0;  // 0: never
+  std::optional<double> kill_grace_period_s;  // the task's kill policy; unset: the agent's default
   double failover_timeout_s = 10;
   double master_timeout_s = 60;
   bool quiet = false;

@@ -94,6 +94,10 @@ Result<v1::TaskInfo> build_task_info(const RunOptions& options, const v1::Offer&
     image->mutable_docker()->set_name(options.image);
     if (options.force_pull) image->set_cached(false);
   }
+  if (options.kill_grace_period_s) {
+    task.mutable_kill_policy()->mutable_grace_period()->set_nanoseconds(
+        static_cast<std::int64_t>(*options.kill_grace_period_s * 1e9));
+  }
   for (const auto& text : options.labels) {
     BERTH_TRY(auto kv, parse_env_var(text, "--label"));
     auto* label = task.mutable_labels()->add_labels();

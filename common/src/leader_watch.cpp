@@ -45,7 +45,7 @@ Result<v1::MasterInfo> parse_master_info(std::string_view node_name, std::string
   v1::MasterInfo info;
   if (node_name.starts_with("json.info_")) {
     google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = true;  // newer Mesos fields (domain, capabilities)
+    options.ignore_unknown_fields = true;  // fields of Mesos versions newer than these protos
     auto status = google::protobuf::util::JsonStringToMessage(std::string(data), &info, options);
     if (!status.ok()) return fail(fmt::format("znode {}: {}", node_name, std::string(status.message())));
   } else if (!info.ParseFromArray(data.data(), static_cast<int>(data.size()))) {

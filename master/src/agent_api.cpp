@@ -127,6 +127,9 @@ asio::awaitable<void> MasterProcess::register_agent(http::Exchange& exchange, ag
   for (const auto& [key, task] : tasks_) {
     if (task.agent_id == id && !task.released) allocator_.allocate_existing(key.first, task.role, id, task.resources);
   }
+  for (const auto& [key, executor] : executors_) {
+    if (std::get<1>(key) == id) allocator_.allocate_existing(std::get<0>(key), executor.role, id, executor.resources);
+  }
 
   auto head = stream_head(negotiated);
   auto stream = co_await exchange.stream(std::move(head));
@@ -156,7 +159,21 @@ void MasterProcess::reconcile_agent_tasks(AgentRecord& agent, const agent::Call:
     if (tasks_.contains(key)) continue;
     auto resources = ResourcePools::from_proto(running.task().resources());
     TaskRecord record{key.first, agent.id, running.task(), running.state(), {}, task_role(running),
-                      resources ? *resources : ResourcePools{}, is_terminal(running.state())};
+                      resources ? *resources : ResourcePools{}, is_terminal(running.state()),
+                      running.has_executor() ? running.executor().executor_id().value() : std::string()};
+    if (running.has_executor() && !is_terminal(running.state())) {
+      auto& executor = executors_[{key.first, agent.id, record.executor_id}];
+      if (executor.live_tasks.empty()) {
+        executor.info = running.executor();
+        auto executor_resources = ResourcePools::from_proto(running.executor().resources());
+        executor.resources = executor_resources ? *executor_resources : ResourcePools{};
+        executor.role = record.role;
+        for (const auto& resource : running.executor().resources()) {
+          if (resource.has_allocation_info()) executor.role = resource.allocation_info().role();
+        }
+      }
+      executor.live_tasks.insert(key.second);
+    }
     auto& framework = frameworks_[key.first];
     if (framework.id.empty()) {
       // A framework known only through its tasks (the master restarted): it may
@@ -249,6 +266,14 @@ void MasterProcess::remove_agent(const std::string& agent_id, v1::TaskState stat
   for (const auto& key : keys) {
     update_framework(key.first, master_status(tasks_.at(key), state, reason, std::string(why)));
     finish_task(key);
+  }
+  std::erase_if(executors_, [&](const auto& entry) { return std::get<1>(entry.first) == agent_id; });
+  // Mesos tells every framework that an agent is gone.
+  sched::Event failure;
+  failure.set_type(sched::Event::FAILURE);
+  failure.mutable_failure()->mutable_agent_id()->set_value(agent_id);
+  for (auto& [framework_id, framework] : frameworks_) {
+    if (framework.connected) send(framework, failure);
   }
   if (it->second.stream) it->second.stream->close();
   agents_.erase(agent_id);

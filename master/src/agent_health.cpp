@@ -53,6 +53,8 @@ void MasterProcess::mark_unreachable(const std::string& agent_id, Clock::time_po
   agent.stream.reset();
   rescind_offers({}, agent_id);
   allocator_.remove_agent(agent_id);
+  // Rebuilt from its tasks if it comes back.
+  std::erase_if(executors_, [&](const auto& entry) { return std::get<1>(entry.first) == agent_id; });
 
   std::vector<TaskKey> keys;
   for (const auto& [key, task] : tasks_) {

@@ -177,7 +177,31 @@ void MasterProcess::release_task(TaskRecord& task) {
   if (task.released) return;
   task.released = true;
   allocator_.recover(task.framework_id, task.role, task.agent_id, task.resources);
+  if (!task.executor_id.empty()) executor_task_ended(task);
   request_allocation();
+}
+
+void MasterProcess::executor_task_ended(const TaskRecord& task) {
+  auto it = executors_.find({task.framework_id, task.agent_id, task.executor_id});
+  if (it == executors_.end()) return;
+  auto& executor = it->second;
+  executor.live_tasks.erase(task.info.task_id().value());
+  if (task.state != v1::TASK_FINISHED) executor.all_finished = false;
+  if (!executor.live_tasks.empty()) return;
+  allocator_.recover(task.framework_id, executor.role, task.agent_id, executor.resources);
+  // Mesos tells the framework that the executor ended, with its exit status.
+  auto framework = frameworks_.find(task.framework_id);
+  if (framework != frameworks_.end() && framework->second.connected) {
+    sched::Event failure;
+    failure.set_type(sched::Event::FAILURE);
+    failure.mutable_failure()->mutable_agent_id()->set_value(task.agent_id);
+    failure.mutable_failure()->mutable_executor_id()->set_value(task.executor_id);
+    failure.mutable_failure()->set_status(executor.all_finished ? 0 : 1);
+    send(framework->second, failure);
+  }
+  log::info("Executor {} of framework {} on agent {} ended with its last task", task.executor_id, task.framework_id,
+            task.agent_id);
+  executors_.erase(it);
 }
 
 void MasterProcess::remove_task(const TaskKey& key) {
@@ -198,6 +222,7 @@ void MasterProcess::remove_framework(const std::string& id, std::string_view why
   auto it = frameworks_.find(framework_id);
   if (it == frameworks_.end()) return;
   log::info("Removing framework {} ({}): {}", framework_id, it->second.info.name(), why);
+  it->second.connected = false;  // it hears nothing more
   rescind_offers(framework_id, {});
   std::set<std::string> agents_with_tasks;
   std::vector<TaskKey> keys;

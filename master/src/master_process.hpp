@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "berth/agent.pb.h"
 #include "berth/common/codec.hpp"
@@ -39,6 +40,7 @@ namespace v1 = berth::mesos::v1;
 namespace sched = berth::mesos::v1::scheduler;
 using Clock = std::chrono::steady_clock;
 using TaskKey = std::pair<std::string, std::string>;  // framework id, task id
+using ExecutorKey = std::tuple<std::string, std::string, std::string>;  // framework, agent, executor id
 
 struct TaskRecord {
   std::string framework_id;
@@ -51,6 +53,24 @@ struct TaskRecord {
   // Terminal, its resources back with the allocator; the task itself stays
   // until its framework acknowledges that last update, as in Mesos.
   bool released = false;
+  std::string executor_id = {};  // set for a task of a task group
+};
+
+// The executor of task groups (LAUNCH_GROUP) on one agent: it holds its own
+// resources until its last task ends, when the framework hears FAILURE.
+struct ExecutorRecord {
+  v1::ExecutorInfo info;
+  std::string role;
+  ResourcePools resources;
+  std::set<std::string> live_tasks;  // ids of its tasks not yet terminal
+  bool all_finished = true;          // no task of it ended other than TASK_FINISHED
+};
+
+// A task that passed validation, with the resources it takes from its offers.
+struct PlannedTask {
+  v1::TaskInfo task;
+  std::string role;
+  ResourcePools resources;
 };
 
 struct OfferRecord {
@@ -114,6 +134,7 @@ class MasterProcess {
   void finish_task(const TaskKey& key);   // release_task, then remove_task
   void release_task(TaskRecord& task);     // its resources back to the allocator, once
   void remove_task(const TaskKey& key);    // into the framework's completed tasks
+  void executor_task_ended(const TaskRecord& task);  // its executor ends with its last task
   Resources cluster_total() const;
   std::string next_id(char kind);
   v1::TaskStatus master_status(const TaskRecord& task, v1::TaskState state,
@@ -143,8 +164,24 @@ class MasterProcess {
 
   // scheduler_calls.cpp
   Result<void> accept(FrameworkRecord& framework, const sched::Call::Accept& accept);
-  Result<void> launch(FrameworkRecord& framework, const std::string& agent_id, v1::TaskInfo task,
-                      std::map<std::string, ResourcePools>& available);
+  Result<PlannedTask> plan_task(const FrameworkRecord& framework, const std::string& agent_id, v1::TaskInfo task,
+                                std::map<std::string, ResourcePools>& available) const;
+  void launch(FrameworkRecord& framework, const std::string& agent_id, v1::TaskInfo task,
+              std::map<std::string, ResourcePools>& available);
+  void launch_group(FrameworkRecord& framework, const std::string& agent_id,
+                    const v1::Offer::Operation::LaunchGroup& group, std::map<std::string, ResourcePools>& available);
+  Result<std::string> plan_group_executor(const FrameworkRecord& framework, const std::string& agent_id,
+                                   const v1::ExecutorInfo& executor,
+                                   std::map<std::string, ResourcePools>& available) const;
+  // Tasks that cannot start: one update each, from the master.
+  void refuse_tasks(const FrameworkRecord& framework, const std::string& agent_id,
+                    const std::vector<v1::TaskInfo>& tasks, v1::TaskState state, v1::TaskStatus::Reason reason,
+                    const std::string& message);
+  void shutdown_executor(FrameworkRecord& framework, const sched::Call::Shutdown& shutdown);
+  void framework_message(FrameworkRecord& framework, const sched::Call::Message& message);
+  void resource_request(FrameworkRecord& framework, const sched::Call::Request& request);
+  bool knows_executor(const std::string& framework_id, const std::string& agent_id,
+                      const std::string& executor_id) const;
   void decline(FrameworkRecord& framework, const google::protobuf::RepeatedPtrField<v1::OfferID>& ids,
                double refuse_seconds);
   Result<void> suppress(FrameworkRecord& framework, const google::protobuf::RepeatedPtrField<std::string>& roles);
@@ -203,6 +240,7 @@ class MasterProcess {
   std::map<std::string, FrameworkRecord> frameworks_;
   std::map<std::string, OfferRecord> offers_;
   std::map<TaskKey, TaskRecord> tasks_;
+  std::map<ExecutorKey, ExecutorRecord> executors_;
   // Tasks of unreachable agents, kept so that RECONCILE can answer and the
   // agent's return can bring them back.
   std::map<TaskKey, TaskRecord> unreachable_tasks_;

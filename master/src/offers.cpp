@@ -55,6 +55,11 @@ void MasterProcess::make_offers(std::vector<Allocation> allocations) {
     url->mutable_address()->set_ip(a.ip);
     url->mutable_address()->set_port(a.info.port());
     url->set_path("/slave(1)");
+    // The framework's task-group executors running on the agent, as Mesos lists them.
+    for (auto it = executors_.lower_bound({f.id, a.id, ""});
+         it != executors_.end() && std::get<0>(it->first) == f.id && std::get<1>(it->first) == a.id; ++it) {
+      offer->add_executor_ids()->set_value(std::get<2>(it->first));
+    }
     offers_.emplace(record.id, std::move(record));
     metrics_.inc("berth_master_offers_sent_total");
   }

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "berth/common/ids.hpp"
 #include "berth/common/log.hpp"
 #include "master_process.hpp"
@@ -24,6 +27,17 @@ std::string validate_framework_info(const v1::FrameworkInfo& info) {
   return {};
 }
 
+// As Mesos validates a call: its type's message must be present ("accept"
+// for ACCEPT, ...), except for REVIVE and SUPPRESS, whose roles are optional.
+std::string missing_call_body(const sched::Call& call) {
+  if (call.type() == sched::Call::REVIVE || call.type() == sched::Call::SUPPRESS) return {};
+  auto name = sched::Call::Type_Name(call.type());
+  std::ranges::transform(name, name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto* field = sched::Call::descriptor()->FindFieldByName(name);
+  if (field == nullptr || call.GetReflection()->HasField(call, field)) return {};
+  return "Expecting '" + name + "' to be present";
+}
+
 }  // namespace
 
 asio::awaitable<void> MasterProcess::handle_scheduler(http::Exchange& exchange) {
@@ -34,6 +48,16 @@ asio::awaitable<void> MasterProcess::handle_scheduler(http::Exchange& exchange) 
     co_return;
   }
   auto& [call, negotiated] = *parsed;
+  if (call.type() == sched::Call::UNKNOWN || !call.has_type()) {
+    metrics_.inc("berth_master_http_bad_requests_total");
+    co_await exchange.respond(error_response(bad_request("Expecting 'type' to be present")));
+    co_return;
+  }
+  if (auto missing = missing_call_body(call); !missing.empty()) {
+    metrics_.inc("berth_master_http_bad_requests_total");
+    co_await exchange.respond(error_response(bad_request(missing)));
+    co_return;
+  }
   if (call.type() == sched::Call::SUBSCRIBE) {
     co_await subscribe(exchange, std::move(call), negotiated);
     co_return;
@@ -79,6 +103,24 @@ asio::awaitable<void> MasterProcess::handle_scheduler(http::Exchange& exchange) 
       case sched::Call::RECONCILE:
         reconcile(framework, call.reconcile());
         return {};
+      case sched::Call::SHUTDOWN:
+        shutdown_executor(framework, call.shutdown());
+        return {};
+      case sched::Call::MESSAGE:
+        framework_message(framework, call.message());
+        return {};
+      case sched::Call::REQUEST:
+        resource_request(framework, call.request());
+        return {};
+      case sched::Call::ACCEPT_INVERSE_OFFERS:
+      case sched::Call::DECLINE_INVERSE_OFFERS: {
+        const auto& ids = call.type() == sched::Call::ACCEPT_INVERSE_OFFERS
+                              ? call.accept_inverse_offers().inverse_offer_ids()
+                              : call.decline_inverse_offers().inverse_offer_ids();
+        if (ids.empty()) return {};
+        return std::unexpected(bad_request("Inverse offer " + ids[0].value() +
+                                           " is unknown: this master makes no inverse offers"));
+      }
       default:
         return std::unexpected(HttpError{http::Status::not_implemented,
                                          "Call type " + sched::Call::Type_Name(call.type()) +

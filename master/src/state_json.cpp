@@ -46,6 +46,7 @@ json::object task_json(const TaskRecord& task) {
   out["agent_id"] = task.agent_id;
   out["state"] = v1::TaskState_Name(task.state);
   out["role"] = task.role;
+  out["executor_id"] = task.executor_id;
   out["resources"] = resources_json(task.resources);
   json::array statuses;
   if (task.latest) statuses.push_back(json::parse(codec::to_json(*task.latest)));
@@ -79,6 +80,7 @@ std::string MasterProcess::state_json() const {
   for (const auto& [key, task] : tasks_) {
     if (!task.released) used[task.agent_id] += task.resources;
   }
+  for (const auto& [key, executor] : executors_) used[std::get<1>(key)] += executor.resources;
   for (const auto& [id, offer] : offers_) offered[offer.agent_id] += offer.resources;
   json::array agents;
   for (const auto& [id, agent] : agents_) {
@@ -117,6 +119,21 @@ std::string MasterProcess::state_json() const {
     for (const auto& [key, task] : tasks_) {
       if (key.first == id && !task.released) framework_used += task.resources.total();
     }
+    json::array executors;
+    for (const auto& [key, executor] : executors_) {
+      if (std::get<0>(key) != id) continue;
+      framework_used += executor.resources.total();
+      json::array live;
+      for (const auto& task_id : executor.live_tasks) live.emplace_back(task_id);
+      executors.push_back(json::object{{"executor_id", std::get<2>(key)},
+                                       {"name", executor.info.name()},
+                                       {"type", v1::ExecutorInfo::Type_Name(executor.info.type())},
+                                       {"slave_id", std::get<1>(key)},
+                                       {"role", executor.role},
+                                       {"resources", resources_json(executor.resources)},
+                                       {"tasks", std::move(live)}});
+    }
+    f["executors"] = std::move(executors);
     for (const auto& [offer_id, offer] : offers_) {
       if (offer.framework_id == id) framework_offered += offer.resources.total();
     }

@@ -103,6 +103,15 @@ TEST(TaskBuilder, TaskInfoTargetsTheOffersAgent) {
   EXPECT_EQ(named->name(), "greeting");
 }
 
+TEST(TaskBuilder, KillGracePeriodBecomesTheTasksKillPolicy) {
+  auto options = options_for({"sleep", "60"});
+  EXPECT_FALSE(build_task_info(options, an_offer(), {}, "sleep-0001")->has_kill_policy());
+  options.kill_grace_period_s = 2.5;
+  auto task = build_task_info(options, an_offer(), {}, "sleep-0002");
+  ASSERT_TRUE(task) << task.error().what();
+  EXPECT_EQ(task->kill_policy().grace_period().nanoseconds(), 2'500'000'000);
+}
+
 TEST(TaskBuilder, AnImageTaskNamesItsImageAndMayLeaveTheCommandToIt) {
   RunOptions options;
   options.image = "registry.local:5000/team/app:1.0";

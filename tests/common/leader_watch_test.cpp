@@ -22,11 +22,14 @@ TEST(ZooKeeperUrl, ParsesAndRefusesWhatIsNotOne) {
   EXPECT_FALSE(parse_zookeeper_url("zk://user:pass@zk1:2181/mesos"));
 }
 
-// A MasterInfo as Mesos writes it into json.info_ nodes, with fields Berth's
-// protos lack (domain), and the older protobuf info_ nodes.
+// A MasterInfo as Mesos writes it into json.info_ nodes, with its domain and
+// capabilities and a field no version of the protos has, and the older
+// protobuf info_ nodes.
 TEST(MasterInfoNode, JsonAndProtobufNodesParseAndNameAnEndpoint) {
   auto json = R"({"id":"m1","ip":16777343,"port":5050,"hostname":"master-1","pid":"master@127.0.0.1:5050",
-                  "address":{"hostname":"master-1","ip":"10.0.0.5","port":5050},"domain":{"fault_domain":{}}})";
+                  "address":{"hostname":"master-1","ip":"10.0.0.5","port":5050},
+                  "domain":{"fault_domain":{"region":{"name":"eu"},"zone":{"name":"eu-1"}}},
+                  "capabilities":[{"type":"AGENT_UPDATE"}],"from_a_future_mesos":true})";
   auto info = parse_master_info("json.info_0000000003", json);
   ASSERT_TRUE(info) << info.error().what();
   EXPECT_EQ(info->id(), "m1");

@@ -64,6 +64,16 @@ TEST_F(RunTest, TaskIgnoringSigtermIsKilledAfterTheGracePeriod) {
   EXPECT_EQ(result.exit_code, 128 + SIGKILL) << result.err;
 }
 
+// The task's kill policy, not the agent's 2 s default, sets how long SIGTERM is given.
+TEST_F(RunTest, TheTasksKillPolicySetsItsGracePeriod) {
+  auto started = std::chrono::steady_clock::now();
+  auto result = cluster_.run({"--kill_after=0.5", "--kill_grace_period=0.1", "--shell", "--", "trap '' TERM; sleep 600"});
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(states(result.err).back(), "KILLED") << result.err;
+  EXPECT_EQ(result.exit_code, 128 + SIGKILL) << result.err;
+  EXPECT_LT(took, 2500ms) << "killed after the agent's default grace period, not the task's";
+}
+
 TEST_F(RunTest, LargeOutputArrivesCompleteAndInOrder) {
   auto result = cluster_.run({"--quiet", "--", "/usr/bin/seq", "1", "300000"});
   ASSERT_EQ(result.exit_code, 0) << result.err;

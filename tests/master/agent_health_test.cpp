@@ -90,6 +90,7 @@ TEST_F(AgentHealthTest, AQuietAgentsTasksAreUnreachableThenComeBackWithIt) {
   EXPECT_EQ(state.at("frameworks").at(0).at("unreachable_tasks").as_array().size(), 1u);
 
   auto reconcile = framework_call(sched::Call::RECONCILE);
+  reconcile.mutable_reconcile();  // empty: every task
   framework.events.clear();
   call("/api/v1/scheduler", reconcile, codec::Format::Json, framework.stream_id);
   ASSERT_TRUE(run_until([&] { return last_update() != nullptr; }));
@@ -141,6 +142,7 @@ TEST_F(AgentHealthTest, OtherFrameworksHearTaskLostAndAnAgentBackWithoutTheTaskE
   // Unknown tasks reconcile as TASK_LOST for a framework that is not partition-aware.
   framework.events.clear();
   auto reconcile = framework_call(sched::Call::RECONCILE);
+  reconcile.mutable_reconcile();  // empty: every task
   reconcile.mutable_reconcile()->add_tasks()->mutable_task_id()->set_value("t1");
   call("/api/v1/scheduler", reconcile, codec::Format::Json, framework.stream_id);
   ASSERT_TRUE(run_until([&] { return last_update() != nullptr; }));

@@ -5,8 +5,10 @@ a master's scheduler API on the wire (independently of Berth's C++ types).
 It subscribes as a MULTI_ROLE framework in role "python", checks the event
 stream's framing (HTTP chunked transfer encoding carrying RecordIO records of
 JSON events), checks every offer and status update it receives, launches one
-shell task, acknowledges its updates, reconciles, declines other offers, checks
-the 4xx answers to bad calls, and tears the framework down.
+shell task, acknowledges its updates, reconciles, launches a task group (the
+DEFAULT executor with two tasks, one failing, which takes the other down),
+declines other offers, checks the 4xx answers to bad calls, and tears the
+framework down.
 
     scheduler_client.py --master 127.0.0.1:5050 [--timeout 60]
 
@@ -36,6 +38,10 @@ TERMINAL_STATES = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "
                    "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR"}
 # The order in which a command task that succeeds moves through its states.
 TASK_LIFECYCLE = ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]
+# The task group: a task that fails and one that would run long, under one executor.
+GROUP_EXECUTOR_ID = "python-group-executor"
+GROUP_FAILER = "python-group-failer"
+GROUP_SLEEPER = "python-group-sleeper"
 
 
 class Abort(Exception):
@@ -417,6 +423,11 @@ class Scheduler:
         self.heartbeats = 0
         self.stream_end = None
         self.recent = collections.deque(maxlen=8)
+        self.want_group_offer = False
+        self.group_offer = None
+        self.tearing_down = False     # offers still in flight then are left alone
+        self.final_states = {}        # task id -> its terminal status
+        self.failures = []            # FAILURE events
 
     # -- calls ---------------------------------------------------------------
 
@@ -473,6 +484,8 @@ class Scheduler:
             self.handle_update(value_of(event, "update", "status") or {})
         elif kind == "HEARTBEAT":
             self.heartbeats += 1
+        elif kind == "FAILURE":
+            self.failures.append(event.get("failure") or {})
         elif kind == "ERROR":
             self.checks.expect(False, "no ERROR event", describe(event))
 
@@ -488,12 +501,18 @@ class Scheduler:
                     and value_of(offer, "agent_id", "value")
                     and scalar_total(offer, "cpus") >= TASK_CPUS
                     and scalar_total(offer, "mem") >= TASK_MEM)
+        group_fits = suitable and scalar_total(offer, "cpus") >= 3 * TASK_CPUS \
+            and scalar_total(offer, "mem") >= 3 * TASK_MEM
         if self.offer_to_accept is None and not self.accepted and suitable:
             self.offer_to_accept = offer
+        elif self.want_group_offer and self.group_offer is None and group_fits:
+            self.group_offer = offer
         else:
             self.decline(offer_id)
 
     def decline(self, offer_id):
+        if self.tearing_down:
+            return
         # A short filter keeps the leftover resources from coming straight back.
         if self.call_accepted("DECLINE", "decline",
                               {"offer_ids": [{"value": offer_id}], "filters": {"refuse_seconds": 1}},
@@ -516,6 +535,8 @@ class Scheduler:
         if uuid is None:
             return  # not sent reliably: must not be acknowledged
         self.seen_uuids.add(uuid)
+        if state in TERMINAL_STATES:
+            self.final_states[value_of(status, "task_id", "value")] = status
         if value_of(status, "task_id", "value") == TASK_ID:
             self.task_states.append(state)
             if state in TERMINAL_STATES:
@@ -685,6 +706,46 @@ class Scheduler:
                                       "answers TASK_LOST (framework not PARTITION_AWARE)",
                                "no reconciliation UPDATE within 5 s")
 
+    def launch_task_group(self):
+        """LAUNCH_GROUP with the DEFAULT executor: one task fails, so the
+        executor kills the other; the framework hears both ends, each naming
+        the executor, then a FAILURE event for the executor."""
+        self.want_group_offer = True
+        self.wait_until(lambda: self.group_offer is not None, "an offer to launch the task group from",
+                        timeout=20.0)
+        offer = self.group_offer
+        agent_id = value_of(offer, "agent_id", "value")
+
+        def group_task(task_id, command):
+            return {"name": task_id, "task_id": {"value": task_id}, "agent_id": {"value": agent_id},
+                    "resources": [resource("cpus", TASK_CPUS), resource("mem", TASK_MEM)],
+                    "command": {"shell": True, "value": command}}
+        executor = {"type": "DEFAULT", "executor_id": {"value": GROUP_EXECUTOR_ID},
+                    "framework_id": {"value": self.framework_id},
+                    "resources": [resource("cpus", TASK_CPUS), resource("mem", TASK_MEM)]}
+        group = {"executor": executor,
+                 "task_group": {"tasks": [group_task(GROUP_SLEEPER, "sleep 60"),
+                                          group_task(GROUP_FAILER, "sleep 0.2; exit 3")]}}
+        self.call_accepted("ACCEPT", "accept", {"offer_ids": [offer["id"]],
+                                                "operations": [{"type": "LAUNCH_GROUP", "launch_group": group}],
+                                                "filters": {"refuse_seconds": 0}},
+                           "ACCEPT with a LAUNCH_GROUP operation is answered 202 Accepted")
+        self.want_group_offer = False
+        self.wait_until(lambda: GROUP_FAILER in self.final_states and GROUP_SLEEPER in self.final_states,
+                        "terminal updates of both tasks of the group", timeout=30.0)
+        failer, sleeper = self.final_states[GROUP_FAILER], self.final_states[GROUP_SLEEPER]
+        self.checks.expect(failer.get("state") == "TASK_FAILED", f"{GROUP_FAILER} ends TASK_FAILED",
+                           describe(failer))
+        self.checks.expect(sleeper.get("state") == "TASK_KILLED",
+                           f"{GROUP_SLEEPER} is killed when its group's other task fails", describe(sleeper))
+        self.checks.expect(all(value_of(s, "executor_id", "value") == GROUP_EXECUTOR_ID for s in (failer, sleeper)),
+                           "the group's updates name its executor", f"{describe(failer)}; {describe(sleeper)}")
+        self.wait_until(lambda: any(value_of(f, "executor_id", "value") == GROUP_EXECUTOR_ID
+                                    for f in self.failures), "a FAILURE event for the group's executor")
+        failure = [f for f in self.failures if value_of(f, "executor_id", "value") == GROUP_EXECUTOR_ID][0]
+        self.checks.expect(value_of(failure, "agent_id", "value") == agent_id and failure.get("status", 0) != 0,
+                           "FAILURE names the executor's agent and a non-zero status", json.dumps(failure))
+
     def expect_declines_and_heartbeat(self):
         # The ACCEPT left resources unfiltered, so the master offers them again.
         self.wait_until(lambda: self.declines > 0, "another offer to decline", timeout=10.0)
@@ -694,6 +755,7 @@ class Scheduler:
         self.checks.expect(True, "a HEARTBEAT event arrived")
 
     def teardown(self):
+        self.tearing_down = True
         self.call_accepted("TEARDOWN", what="TEARDOWN is answered 202 Accepted")
         try:
             self.next_event(lambda e: False, "the end of the event stream", timeout=10.0)
@@ -714,6 +776,7 @@ class Scheduler:
             self.follow_task()
             self.reconcile()
             self.reconcile_finished_task()
+            self.launch_task_group()
             self.expect_declines_and_heartbeat()
             self.teardown()
         except Abort as abort:
