@@ -86,7 +86,18 @@ Result<void> AgentProcess::start() {
   isolators::CgroupsOptions cgroups{.root = cgroups_root,
                                     .required = std::move(controllers),
                                     .allow_missing = flags_.allow_missing_cgroup_controllers};
-  BERTH_TRY(containerizer_, with_context(Containerizer::create(executor_, cgroups), "--cgroups_root"));
+  isolators::SecurityOptions security{.seccomp_config_dir = flags_.seccomp_config_dir,
+                                      .seccomp_profile_name = flags_.seccomp_profile_name,
+                                      .allow_unconfined_tasks = flags_.seccomp_allow_unconfined};
+  if (!flags_.bounding_capabilities.empty()) {
+    std::set<std::string> caps;
+    for (auto part : std::views::split(std::string_view(flags_.bounding_capabilities), ',')) {
+      std::string name(part.begin(), part.end());
+      if (!name.empty()) caps.insert(name.starts_with("CAP_") ? name : "CAP_" + name);
+    }
+    security.max_capabilities = std::move(caps);
+  }
+  BERTH_TRY(containerizer_, Containerizer::create(executor_, cgroups, std::move(security)));
   raise_open_files_limit();
   fs::path image_store = flags_.image_store_dir.empty() ? work_dir_ / "images" : fs::path(flags_.image_store_dir);
   BERTH_TRY(images_, with_context(fetcher::ImageStore::open(image_store), "--image_store_dir"));

@@ -20,6 +20,7 @@
 #include "berth/agent/image_location.hpp"
 #include "berth/agent/task_image.hpp"
 #include "berth/agent/task_outcome.hpp"
+#include "berth/agent/task_security.hpp"
 #include "berth/agent/flags.hpp"
 #include "berth/agent/checkpointer.hpp"
 #include "berth/agent/status_updates.hpp"
@@ -47,6 +48,7 @@ struct TaskEntry {
   v1::TaskState state = v1::TASK_STAGING;
   ContainerProcess process;
   isolators::cgroups2::Limits limits;  // what its cgroup enforces
+  isolators::TaskSecurity security;    // what it asks of the security isolator
   bool kill_requested = false;
   std::unique_ptr<asio::steady_timer> kill_timer;
   double started_at = 0;

@@ -39,8 +39,10 @@ Result<fs::path> default_cgroups_root() {
 }
 
 Result<std::unique_ptr<Containerizer>> Containerizer::create(asio::any_io_executor executor,
-                                                             const isolators::CgroupsOptions& options) {
-  BERTH_TRY(auto cgroups, isolators::CgroupsIsolator::create(options));
+                                                             const isolators::CgroupsOptions& options,
+                                                             isolators::SecurityOptions security_options) {
+  BERTH_TRY(auto cgroups, with_context(isolators::CgroupsIsolator::create(options), "--cgroups_root"));
+  BERTH_TRY(auto security, isolators::SecurityIsolator::create(std::move(security_options)));
   if (!cgroups->missing_controllers().empty()) {
     log::warn("Running WITHOUT the cgroup controllers {} (--allow_missing_cgroup_controllers): their limits are not "
               "enforced and their statistics are not collected",
@@ -51,6 +53,7 @@ Result<std::unique_ptr<Containerizer>> Containerizer::create(asio::any_io_execut
   std::vector<std::unique_ptr<isolators::Isolator>> table;
   table.push_back(std::move(cgroups));
   table.push_back(std::make_unique<isolators::NamespacesIsolator>());
+  table.push_back(std::move(security));
   BERTH_TRY_VOID(with_context(launcher::prepare_launches(), "preparing the launcher"));
   BERTH_TRY(auto exits, launcher::ExitWatcher::create(executor));
   log::info("Container exits are watched with {}", launcher::to_string(exits->backend()));
@@ -73,7 +76,7 @@ Containerizer::Containerizer(asio::any_io_executor executor,
 Containerizer::~Containerizer() = default;
 
 Result<isolators::LaunchInfo> Containerizer::prepare(const ContainerSpec& spec) {
-  isolators::ContainerConfig config{.container_id = spec.container_id, .limits = spec.limits};
+  isolators::ContainerConfig config{.container_id = spec.container_id, .limits = spec.limits, .security = spec.security};
   isolators::LaunchInfo merged;
   for (auto& isolator : isolators_) {
     auto info = isolator->prepare(config);
@@ -81,6 +84,12 @@ Result<isolators::LaunchInfo> Containerizer::prepare(const ContainerSpec& spec) 
     merged.namespaces |= info->namespaces;
     if (info->cgroup) merged.cgroup = info->cgroup;
     merged.env.insert(merged.env.end(), info->env.begin(), info->env.end());
+    if (info->seccomp) merged.seccomp = info->seccomp;
+    if (info->capabilities) merged.capabilities = info->capabilities;
+    merged.no_new_privileges |= info->no_new_privileges;
+    merged.masked_paths.insert(merged.masked_paths.end(), info->masked_paths.begin(), info->masked_paths.end());
+    merged.readonly_paths.insert(merged.readonly_paths.end(), info->readonly_paths.begin(),
+                                 info->readonly_paths.end());
   }
   return merged;
 }
@@ -135,6 +144,16 @@ launcher::oci::Spec command_task_spec(const ContainerSpec& spec, const isolators
     oci.mounts.push_back({"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}});
   }
   if (spec.image) add_image_rootfs(oci, spec);
+  if (info.capabilities) {
+    const auto& caps = *info.capabilities;
+    oci.process.capabilities = launcher::oci::Capabilities{caps.bounding, caps.effective, caps.inheritable,
+                                                           caps.permitted, caps.ambient};
+  }
+  oci.process.no_new_privileges = info.no_new_privileges;
+  if (info.namespaces & CLONE_NEWNS) {
+    oci.linux_config.masked_paths = info.masked_paths;
+    oci.linux_config.readonly_paths = info.readonly_paths;
+  }
   return oci;
 }
 
@@ -149,6 +168,10 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
     request.stdout_path = paths::stdout_file(spec.container_dir);
     request.stderr_path = paths::stderr_file(spec.container_dir);
     request.runtime_dir = paths::runtime_dir(spec.container_dir);
+    if (info.seccomp) {
+      request.seccomp = std::make_shared<const launcher::SeccompProgram>(
+          launcher::SeccompProgram{.instructions = info.seccomp->instructions, .flags = 0});
+    }
     if (spec.image) {
       if (!(info.namespaces & CLONE_NEWNS)) return fail("an image needs a mount namespace");
       for (const char* dir : {"rootfs", "upper", "work"}) BERTH_TRY_VOID(files::make_dirs(spec.container_dir / dir));

@@ -70,6 +70,15 @@ void add_flags(CLI::App& app, Flags& flags) {
                  "Seconds between heartbeats to the master")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--seccomp_config_dir", flags.seccomp_config_dir,
+                 "Directory of seccomp profiles, <name>.json in Docker's or the OCI JSON format");
+  app.add_option("--seccomp_profile_name", flags.seccomp_profile_name,
+                 "Seccomp profile of every task unless it names its own: a name in --seccomp_config_dir, "
+                 "empty for the built-in default, or 'unconfined' for none");
+  app.add_flag("--seccomp_allow_unconfined", flags.seccomp_allow_unconfined,
+               "Let tasks run without a seccomp filter (label berth.seccomp_profile=unconfined)");
+  app.add_option("--bounding_capabilities", flags.bounding_capabilities,
+                 "Comma-separated CAP_* names: the most any task may hold (empty: no limit)");
   app.add_option("--kill_grace_period", flags.kill_grace_period,
                  "Seconds between SIGTERM and SIGKILL when killing a task without a kill policy")
       ->check(CLI::NonNegativeNumber)

@@ -205,6 +205,12 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
     return;
   }
   entry.limits = std::move(*limits);
+  auto security = task_security(task);
+  if (!security) {
+    update(entry, v1::TASK_ERROR, "Invalid task: " + security.error().what(), v1::TaskStatus::REASON_TASK_INVALID);
+    return;
+  }
+  entry.security = std::move(*security);
   auto image = task_image(task);
   if (!image) {
     update(entry, v1::TASK_ERROR, "Invalid task: " + image.error().what(), v1::TaskStatus::REASON_TASK_INVALID);
@@ -290,6 +296,7 @@ Result<ContainerProcess> AgentProcess::launch(TaskEntry& entry) {
   spec.container_id = entry.container_id;
   spec.container_dir = entry.container_dir;
   spec.limits = entry.limits;
+  spec.security = entry.security;
   if (entry.image) {
     // The image's variables first, then these (image_command merges them).
     auto env = mesos_env(entry, agent_id_, kImageSandboxPath);
@@ -301,6 +308,7 @@ Result<ContainerProcess> AgentProcess::launch(TaskEntry& entry) {
     spec.env = std::move(command.env);
     BERTH_TRY(spec.image, container_image(*entry.image, command.user));
     spec.image->cwd = command.cwd;
+    spec.security.root = spec.image->uid == 0;
     return containerizer_->launch(spec);
   }
   if (!entry.task.has_command()) return fail("the task has no command");

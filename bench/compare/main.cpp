@@ -31,6 +31,7 @@
 #include "bundle.hpp"
 #include "runners.hpp"
 #include "throughput.hpp"
+#include "berth/isolators/security.hpp"
 #include "berth/launcher/netns_pool.hpp"
 
 namespace {
@@ -42,7 +43,8 @@ using namespace berth::bench;
 struct Options {
   int iterations = 500;
   bool network = true;
-  std::vector<std::string> runtimes = {"floor", "berth-library", "berth-library-pool", "berth-runtime", "runc", "crun"};
+  std::vector<std::string> runtimes = {"floor", "berth-library", "berth-library-pool", "berth-library-allcaps",
+                                       "berth-library-seccomp", "berth-runtime", "runc", "crun"};
   double throughput_seconds = 5;
   int concurrency = 8;
   std::size_t pool_size = 16;
@@ -179,7 +181,8 @@ int main(int argc, char** argv) {
   app.add_option("--iterations", options.iterations, "Launches per runtime")->capture_default_str();
   bool no_network = false;
   app.add_flag("--no-network", no_network, "No network namespace");
-  app.add_option("--runtimes", options.runtimes, "floor, berth-library, berth-library-pool, berth-library-overlay, berth-runtime, runc, crun")->delimiter(',');
+  app.add_option("--runtimes", options.runtimes, "floor, berth-library, berth-library-pool, berth-library-overlay, berth-library-allcaps, berth-library-seccomp, "
+                 "berth-runtime, runc, crun")->delimiter(',');
   app.add_option("--throughput-seconds", options.throughput_seconds, "Seconds of the throughput run (0: skip)")
       ->capture_default_str();
   app.add_option("--concurrency", options.concurrency, "Containers in flight in the throughput run")
@@ -217,6 +220,25 @@ int main(int argc, char** argv) {
       auto created = LibraryRunner::create("berth (library, overlay rootfs)", bundle, cgroup, scratch / "state" / name,
                                            nullptr, true);
       if (!created) die(created.error().what());
+      libraries.push_back(created->get());
+      runners.push_back(std::move(*created));
+    } else if (name == "berth-library-allcaps" || name == "berth-library-seccomp") {
+      // The cost of the security defaults: the bundle's capability set and
+      // no_new_privs kept as the launcher has them (all of root's), or the
+      // agent's default seccomp filter loaded on top of the bundle's settings.
+      bool seccomp = name == "berth-library-seccomp";
+      auto created = LibraryRunner::create(seccomp ? "berth (library, default seccomp)" : "berth (library, all caps)",
+                                           bundle, cgroup, scratch / "state" / name);
+      if (!created) die(created.error().what());
+      if (seccomp) {
+        auto program = isolators::seccomp::compile(isolators::seccomp::default_profile(),
+                                                   isolators::default_capabilities());
+        if (!program) die(program.error().what());
+        (*created)->set_seccomp(std::make_shared<const launcher::SeccompProgram>(
+            launcher::SeccompProgram{.instructions = std::move(program->instructions), .flags = 0}));
+      } else {
+        (*created)->keep_all_capabilities();
+      }
       libraries.push_back(created->get());
       runners.push_back(std::move(*created));
     } else if (name == "berth-library" || name == "berth-library-pool") {

@@ -107,6 +107,7 @@ Result<std::uint64_t> LibraryRunner::launch_once(int iteration) {
   request.runtime_dir = scratch_;
   request.cgroup_fd = cgroup_fd.get();
   request.step_clock = &clock_;
+  request.seccomp = seccomp_;
   UniqueFd network;
   if (pool_ != nullptr && (request.spec.linux_config.new_namespace_flags() & CLONE_NEWNET)) {
     network = pool_->take();

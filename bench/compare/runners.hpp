@@ -43,6 +43,14 @@ class LibraryRunner final : public Runner {
                                                        bool overlay = false);
   const std::string& name() const override { return name_; }
   Result<std::uint64_t> launch_once(int iteration) override;
+  // The seccomp filter every launch loads (the agent's default profile).
+  void set_seccomp(std::shared_ptr<const launcher::SeccompProgram> program) { seccomp_ = std::move(program); }
+  // Leaves the capabilities and no_new_privs as the launcher has them
+  // (everything, for root), to measure what dropping them costs.
+  void keep_all_capabilities() {
+    spec_.process.capabilities.reset();
+    spec_.process.no_new_privileges = false;
+  }
   const std::vector<Phases>& phases() const { return phases_; }
   void clear_records() {
     phases_.clear();
@@ -61,6 +69,7 @@ class LibraryRunner final : public Runner {
   launcher::NetworkNamespacePool* pool_;
   bool overlay_ = false;
   launcher::oci::Spec spec_;
+  std::shared_ptr<const launcher::SeccompProgram> seccomp_;
   std::filesystem::path cgroup_parent_;
   std::filesystem::path scratch_;
   launcher::StepClock clock_;

@@ -32,6 +32,11 @@ void add_run_flags(CLI::App& run, RunOptions& o) {
   run.add_option("--offer_timeout", o.offer_timeout_s, "Seconds to wait for a suitable offer")
       ->capture_default_str();
   run.add_option("--kill_after", o.kill_after_s, "Kill the task this many seconds after launching it");
+  run.add_option("--capabilities", o.capabilities,
+                 "The task's capabilities, comma-separated (CAP_NET_ADMIN or NET_ADMIN), or 'none' "
+                 "(default: the agent's default set)");
+  run.add_option("--seccomp_profile", o.seccomp_profile,
+                 "Seccomp profile of the task: a name in the agent's --seccomp_config_dir, or 'unconfined'");
   run.add_option("--kill_grace_period", o.kill_grace_period_s,
                  "Seconds between SIGTERM and SIGKILL when the task is killed (its kill policy; "
                  "default: the agent's --kill_grace_period)");

@@ -29,6 +29,8 @@ struct RunOptions {
   double offer_timeout_s = 30;
   double kill_after_s = 0;  // 0: never
   std::optional<double> kill_grace_period_s;  // the task's kill policy; unset: the agent's default
+  std::optional<std::string> capabilities;    // the task's effective set: comma-separated CAP_* or bare names, or "none"
+  std::string seccomp_profile;                // the berth.seccomp_profile label; empty: the agent's
   double failover_timeout_s = 10;
   double master_timeout_s = 60;
   bool quiet = false;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <ranges>
+
 #include "berth/common/ids.hpp"
 
 namespace berth::cli {
@@ -93,6 +95,26 @@ Result<v1::TaskInfo> build_task_info(const RunOptions& options, const v1::Offer&
     image->set_type(v1::Image::DOCKER);
     image->mutable_docker()->set_name(options.image);
     if (options.force_pull) image->set_cached(false);
+  }
+  if (options.capabilities) {
+    auto* effective = task.mutable_container()->mutable_linux_info()->mutable_effective_capabilities();
+    auto names = *options.capabilities == "none" ? std::string() : *options.capabilities;
+    for (auto part : std::views::split(names, ',')) {
+      std::string name(part.begin(), part.end());
+      if (name.empty()) continue;
+      if (name.starts_with("CAP_")) name.erase(0, 4);
+      v1::CapabilityInfo::Capability capability;
+      if (!v1::CapabilityInfo::Capability_Parse(name, &capability) || capability == v1::CapabilityInfo::UNKNOWN) {
+        return fail("--capabilities: unknown capability '" + name + "'");
+      }
+      effective->add_capabilities(capability);
+    }
+    if (!task.container().has_type()) task.mutable_container()->set_type(v1::ContainerInfo::MESOS);
+  }
+  if (!options.seccomp_profile.empty()) {
+    auto* label = task.mutable_labels()->add_labels();
+    label->set_key("berth.seccomp_profile");
+    label->set_value(options.seccomp_profile);
   }
   if (options.kill_grace_period_s) {
     task.mutable_kill_policy()->mutable_grace_period()->set_nanoseconds(

@@ -277,15 +277,16 @@ Result<void> detach_program(int cgroup_fd, std::uint32_t id) {
 }  // namespace
 
 std::vector<DeviceRule> default_device_rules() {
-  // mknod of any device node is allowed, as runc and crun (and Docker) do:
-  // a node is harmless until opened, and opening is what the rest of the
-  // list decides; images and package scripts that create nodes keep working.
-  // The OCI runtime spec's default devices and the pts devices get rwm.
+  // mknod of any character device node is allowed, as runc and crun (and
+  // Docker) do: a node is harmless until opened, and opening is what the rest
+  // of the list decides; images and package scripts that create nodes keep
+  // working. Block device nodes are not: a task on the host's filesystem
+  // would leave them there, and no ordinary work makes them. The OCI runtime
+  // spec's default devices and the pts devices get rwm.
   // /dev/net/tun (c 10:200), which runc and crun also add for Docker's sake,
   // is not a spec default: tasks that need it name it in Limits::devices.
   return {
       {.type = 'c', .major = -1, .minor = -1, .access = "m"},
-      {.type = 'b', .major = -1, .minor = -1, .access = "m"},
       {.type = 'c', .major = 1, .minor = 3, .access = "rwm"},     // /dev/null
       {.type = 'c', .major = 1, .minor = 5, .access = "rwm"},     // /dev/zero
       {.type = 'c', .major = 1, .minor = 7, .access = "rwm"},     // /dev/full

@@ -21,10 +21,6 @@ std::string container_problem(const v1::ContainerInfo& container, std::string_vi
   if (container.has_tty_info()) return not_supported(field("tty_info"), "a TTY is");
   if (container.has_linux_info()) {
     const auto& linux_info = container.linux_info();
-    if (linux_info.has_capability_info() || linux_info.has_bounding_capabilities() ||
-        linux_info.has_effective_capabilities()) {
-      return not_supported(field("linux_info"), "per-task capabilities are");
-    }
     if (linux_info.share_pid_namespace()) {
       return not_supported(field("linux_info.share_pid_namespace"), "sharing the agent's pid namespace is");
     }

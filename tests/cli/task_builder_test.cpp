@@ -112,6 +112,32 @@ TEST(TaskBuilder, KillGracePeriodBecomesTheTasksKillPolicy) {
   EXPECT_EQ(task->kill_policy().grace_period().nanoseconds(), 2'500'000'000);
 }
 
+TEST(TaskBuilder, CapabilitiesAndSeccompProfileGoWhereTheAgentReadsThem) {
+  auto options = options_for({"ip", "link"});
+  options.capabilities = "CAP_NET_ADMIN,NET_RAW";
+  options.seccomp_profile = "strict";
+  auto task = build_task_info(options, an_offer(), {}, "ip-0001");
+  ASSERT_TRUE(task) << task.error().what();
+  const auto& effective = task->container().linux_info().effective_capabilities();
+  ASSERT_EQ(effective.capabilities_size(), 2);
+  EXPECT_EQ(effective.capabilities(0), v1::CapabilityInfo::NET_ADMIN);
+  EXPECT_EQ(effective.capabilities(1), v1::CapabilityInfo::NET_RAW);
+  EXPECT_EQ(task->container().type(), v1::ContainerInfo::MESOS);
+  ASSERT_EQ(task->labels().labels_size(), 1);
+  EXPECT_EQ(task->labels().labels(0).key(), "berth.seccomp_profile");
+  EXPECT_EQ(task->labels().labels(0).value(), "strict");
+
+  options.capabilities = "none";
+  auto none = build_task_info(options, an_offer(), {}, "ip-0002");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->container().linux_info().has_effective_capabilities()) << "an empty set, not the default";
+  EXPECT_EQ(none->container().linux_info().effective_capabilities().capabilities_size(), 0);
+
+  options.capabilities = "CAP_FLY";
+  EXPECT_EQ(build_task_info(options, an_offer(), {}, "ip-0003").error().what(),
+            "--capabilities: unknown capability 'FLY'");
+}
+
 TEST(TaskBuilder, AnImageTaskNamesItsImageAndMayLeaveTheCommandToIt) {
   RunOptions options;
   options.image = "registry.local:5000/team/app:1.0";

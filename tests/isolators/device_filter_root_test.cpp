@@ -204,8 +204,8 @@ TEST_F(DeviceFilterRootTest, DefaultRulesDenyBlockDevices) {
   });
   ASSERT_EQ(results.size(), 3u);
   EXPECT_EQ(results[0], EPERM) << "open " << *disk << ": " << errno_name(results[0]);
-  EXPECT_EQ(results[1], 0) << "mknod of a block device is allowed: " << errno_name(results[1]);
-  EXPECT_EQ(results[2], EPERM) << "open own node of " << *disk << ": " << errno_name(results[2]);
+  EXPECT_EQ(results[1], EPERM) << "mknod of a block device: " << errno_name(results[1]);
+  EXPECT_EQ(results[2], ENOENT) << "open of the node mknod did not make: " << errno_name(results[2]);
 }
 
 // c 1:11 is /dev/kmsg: it opens for read and for write as root, and is not a

@@ -20,6 +20,7 @@
 #include "berth/isolators/cgroups2/limits.hpp"
 #include "berth/isolators/cgroups2/stats_sampler.hpp"
 #include "berth/isolators/isolator.hpp"
+#include "berth/isolators/security.hpp"
 #include "berth/launcher/exit_watcher.hpp"
 #include "berth/launcher/launcher.hpp"
 
@@ -43,6 +44,7 @@ struct ContainerSpec {
   std::vector<std::string> env;
   isolators::cgroups2::Limits limits;   // container_limits.hpp
   std::optional<ContainerImage> image = {};  // empty: the host's filesystem
+  isolators::TaskSecurity security = {};     // capabilities and seccomp profile the task asks for
 };
 
 // Where the sandbox appears inside an image's root filesystem (Mesos's path).
@@ -64,7 +66,8 @@ class Containerizer {
  public:
   // The default isolator table: cgroups (see CgroupsOptions), then namespaces.
   static Result<std::unique_ptr<Containerizer>> create(boost::asio::any_io_executor executor,
-                                                       const isolators::CgroupsOptions& cgroups);
+                                                       const isolators::CgroupsOptions& cgroups,
+                                                       isolators::SecurityOptions security = {});
   Containerizer(boost::asio::any_io_executor executor,
                 std::vector<std::unique_ptr<isolators::Isolator>> isolators,
                 std::unique_ptr<launcher::Launcher> launcher, isolators::CgroupsIsolator* cgroups,

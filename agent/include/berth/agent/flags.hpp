@@ -32,6 +32,10 @@ struct Flags {
   std::string recover = "reconnect";        // reconnect | cleanup
   double registration_backoff_factor = 1.0; // seconds; doubled on each failed attempt, up to 60 s
   double heartbeat_interval = 15.0;         // seconds between HEARTBEAT calls to the master
+  std::string seccomp_config_dir;           // seccomp profiles by name: <dir>/<name>.json (Docker/OCI JSON)
+  std::string seccomp_profile_name;         // the agent's profile; empty: built-in default; "unconfined": none
+  bool seccomp_allow_unconfined = false;    // tasks may ask for no seccomp filter
+  std::string bounding_capabilities;        // comma-separated: the most a task may hold; empty: no limit
   double kill_grace_period = 3.0;           // SIGTERM -> SIGKILL delay when a kill policy gives none
   double status_update_retry_interval = 10.0;  // seconds before an unacknowledged update is resent
   std::size_t max_request_bytes = 1 << 20;

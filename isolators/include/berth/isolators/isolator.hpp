@@ -13,19 +13,40 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "berth/common/error.hpp"
 #include "berth/isolators/cgroups2/limits.hpp"
+#include "berth/isolators/seccomp.hpp"
 
 namespace berth::isolators {
+
+// What a task asks of the security isolator; unset: the agent's defaults.
+struct TaskSecurity {
+  std::optional<std::string> seccomp_profile = {};              // a profile name, "unconfined" or ""
+  std::optional<std::set<std::string>> effective_capabilities = {};  // CAP_* names
+  std::optional<std::set<std::string>> bounding_capabilities = {};
+  bool root = true;  // runs as uid 0 in the container
+};
 
 struct ContainerConfig {
   std::string container_id = {};
   cgroups2::Limits limits = {};  // what the container's cgroup enforces
+  TaskSecurity security = {};
+};
+
+// Capability sets as CAP_* numbers.
+struct CapabilitySets {
+  std::vector<int> bounding;
+  std::vector<int> effective;
+  std::vector<int> permitted;
+  std::vector<int> inheritable;
+  std::vector<int> ambient;
 };
 
 // What the launcher must do for a container; merged over all isolators by the caller.
@@ -33,6 +54,11 @@ struct LaunchInfo {
   int namespaces = 0;                           // CLONE_NEW* flags
   std::optional<std::filesystem::path> cgroup;  // cgroup directory the container must be created in
   std::vector<std::string> env;                 // "KEY=VALUE" additions to the task's environment
+  std::shared_ptr<const seccomp::Program> seccomp;  // null: no filter
+  std::optional<CapabilitySets> capabilities;       // absent: left as the launcher has them
+  bool no_new_privileges = false;
+  std::vector<std::string> masked_paths;    // when the container has a /proc of its own
+  std::vector<std::string> readonly_paths;
 };
 
 struct Usage {
