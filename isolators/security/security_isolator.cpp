@@ -136,6 +136,14 @@ Result<LaunchInfo> SecurityIsolator::prepare(const ContainerConfig& config) {
   if (task.root) {
     sets.effective = numbers(effective);
     sets.permitted = sets.effective;
+  } else if (task.effective_capabilities) {
+    // A task running as another user keeps what it asked for across its
+    // setuid and execve only as ambient capabilities (which must also be
+    // permitted and inheritable); by default it holds none.
+    sets.effective = numbers(effective);
+    sets.permitted = sets.effective;
+    sets.inheritable = sets.effective;
+    sets.ambient = sets.effective;
   }
   info.capabilities = std::move(sets);
 

@@ -68,6 +68,9 @@ TEST_F(EscapeTest, EveryWayOutFailsAndTheHostIsUntouched) {
   EXPECT_EQ(seen["cap_eff"].detail, "value=00000000a80425fb") << "Docker's fourteen capabilities";
   EXPECT_EQ(seen["cap_bnd"].detail, "value=00000000a80425fb");
   EXPECT_EQ(seen["seccomp_mode"].detail, "value=2") << "a seccomp filter";
+  EXPECT_TRUE(seen["cwd"].detail.starts_with("path=/") && seen["cwd"].detail.ends_with("/sandbox"))
+      << seen["cwd"].outcome << " " << seen["cwd"].detail;
+  EXPECT_NE(seen["write_init_exe"].outcome, "ok") << "the runtime binary must not be writable from inside";
 
   const std::map<std::string, std::string> refused = {
       {"mount", "EPERM"},           {"umount", "EPERM"},         {"unshare_mnt", "EPERM"},

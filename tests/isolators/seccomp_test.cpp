@@ -177,6 +177,13 @@ TEST(SecurityIsolator, DefaultsAreDockersCapabilitiesNoNewPrivsAndTheDefaultProf
   EXPECT_TRUE(as_user->capabilities->effective.empty()) << "a non-root task holds no capability";
   EXPECT_EQ(as_user->capabilities->bounding.size(), 14u);
   EXPECT_EQ(as_user->seccomp.get(), root->seccomp.get()) << "one compiled program for both";
+
+  user.security.effective_capabilities = std::set<std::string>{"CAP_NET_BIND_SERVICE"};
+  auto binding = (*isolator)->prepare(user);
+  ASSERT_TRUE(binding) << binding.error().what();
+  EXPECT_EQ(binding->capabilities->ambient, std::vector<int>{10}) << "kept across setuid and execve";
+  EXPECT_EQ(binding->capabilities->inheritable, std::vector<int>{10});
+  EXPECT_EQ(binding->capabilities->effective, std::vector<int>{10});
 }
 
 TEST(SecurityIsolator, TasksChooseCapabilitiesAndProfilesWithinWhatIsValid) {

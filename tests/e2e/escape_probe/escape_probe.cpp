@@ -103,6 +103,14 @@ int main(int argc, char** argv) {
   report("cap_eff", 0, "value=" + status_field("CapEff:"));
   report("cap_bnd", 0, "value=" + status_field("CapBnd:"));
   report("seccomp_mode", 0, "value=" + status_field("Seccomp:"));
+  // CVE-2024-21626: the working directory is a path in the container, not a
+  // directory of the runtime's that leaked in ("(unreachable)/...").
+  char cwd[4096] = {};
+  long got_cwd = ::getcwd(cwd, sizeof cwd) == nullptr ? -1 : 0;
+  report("cwd", got_cwd, std::string("path=") + cwd);
+  // CVE-2019-5736: the container's init is the runtime's binary; writing it
+  // through /proc must fail.
+  report("write_init_exe", ::open("/proc/1/exe", O_WRONLY | O_CLOEXEC));
 
   // Filesystems and namespaces.
   report("mount", ::mount("none", "/mnt", "tmpfs", 0, nullptr));

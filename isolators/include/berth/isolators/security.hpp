@@ -4,7 +4,8 @@
 //
 // By default a root task holds Docker's fourteen capabilities (bounding,
 // effective and permitted alike), a task running as another user holds none
-// but keeps the same bounding set, no_new_privs is set, the default seccomp
+// but keeps the same bounding set (one that asks for capabilities gets them
+// as ambient capabilities, which survive its setuid and execve), no_new_privs is set, the default seccomp
 // profile applies (seccomp.hpp), and the usual /proc and /sys paths are
 // masked or made read-only.
 
