@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <ranges>
 
 #include "agent_process.hpp"
@@ -54,6 +55,24 @@ void raise_open_files_limit() {
   if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) log::warn("Cannot raise RLIMIT_NOFILE: {}", std::strerror(errno));
 }
 
+// --user_namespaces and --user_namespace_ids=FIRST:COUNT; the leases live in <work_dir>/userns.
+Result<isolators::UserNamespaceOptions> user_namespace_options(const Flags& flags, const fs::path& work_dir) {
+  isolators::UserNamespaceOptions options;
+  options.by_default = flags.user_namespaces;
+  options.leases_dir = work_dir / "userns";
+  const auto& text = flags.user_namespace_ids;
+  auto colon = text.find(':');
+  auto bad = [&] { return fail("--user_namespace_ids: expected FIRST:COUNT (e.g. 100000:4194304), not '" + text + "'"); };
+  if (colon == std::string::npos) return bad();
+  auto first = std::from_chars(text.data(), text.data() + colon, options.first_id);
+  auto count = std::from_chars(text.data() + colon + 1, text.data() + text.size(), options.id_count);
+  if (first.ec != std::errc{} || first.ptr != text.data() + colon || count.ec != std::errc{} ||
+      count.ptr != text.data() + text.size()) {
+    return bad();
+  }
+  return options;
+}
+
 }  // namespace
 
 Result<void> AgentProcess::start() {
@@ -97,7 +116,8 @@ Result<void> AgentProcess::start() {
     }
     security.max_capabilities = std::move(caps);
   }
-  BERTH_TRY(containerizer_, Containerizer::create(executor_, cgroups, std::move(security)));
+  BERTH_TRY(auto userns, user_namespace_options(flags_, work_dir_));
+  BERTH_TRY(containerizer_, Containerizer::create(executor_, cgroups, std::move(security), std::move(userns)));
   raise_open_files_limit();
   fs::path image_store = flags_.image_store_dir.empty() ? work_dir_ / "images" : fs::path(flags_.image_store_dir);
   BERTH_TRY(images_, with_context(fetcher::ImageStore::open(image_store), "--image_store_dir"));

@@ -40,7 +40,8 @@ Result<fs::path> default_cgroups_root() {
 
 Result<std::unique_ptr<Containerizer>> Containerizer::create(asio::any_io_executor executor,
                                                              const isolators::CgroupsOptions& options,
-                                                             isolators::SecurityOptions security_options) {
+                                                             isolators::SecurityOptions security_options,
+                                                             std::optional<isolators::UserNamespaceOptions> userns) {
   BERTH_TRY(auto cgroups, with_context(isolators::CgroupsIsolator::create(options), "--cgroups_root"));
   BERTH_TRY(auto security, isolators::SecurityIsolator::create(std::move(security_options)));
   if (!cgroups->missing_controllers().empty()) {
@@ -54,6 +55,10 @@ Result<std::unique_ptr<Containerizer>> Containerizer::create(asio::any_io_execut
   table.push_back(std::move(cgroups));
   table.push_back(std::make_unique<isolators::NamespacesIsolator>());
   table.push_back(std::move(security));
+  if (userns) {
+    BERTH_TRY(auto user_namespaces, isolators::UserNamespaceIsolator::create(std::move(*userns)));
+    table.push_back(std::move(user_namespaces));
+  }
   BERTH_TRY_VOID(with_context(launcher::prepare_launches(), "preparing the launcher"));
   BERTH_TRY(auto exits, launcher::ExitWatcher::create(executor));
   log::info("Container exits are watched with {}", launcher::to_string(exits->backend()));
@@ -86,6 +91,7 @@ Result<isolators::LaunchInfo> Containerizer::prepare(const ContainerSpec& spec) 
     merged.env.insert(merged.env.end(), info->env.begin(), info->env.end());
     if (info->seccomp) merged.seccomp = info->seccomp;
     if (info->capabilities) merged.capabilities = info->capabilities;
+    if (info->user_ids) merged.user_ids = info->user_ids;
     merged.no_new_privileges |= info->no_new_privileges;
     merged.masked_paths.insert(merged.masked_paths.end(), info->masked_paths.begin(), info->masked_paths.end());
     merged.readonly_paths.insert(merged.readonly_paths.end(), info->readonly_paths.begin(),
@@ -150,6 +156,10 @@ launcher::oci::Spec command_task_spec(const ContainerSpec& spec, const isolators
                                                            caps.permitted, caps.ambient};
   }
   oci.process.no_new_privileges = info.no_new_privileges;
+  if (info.user_ids) {
+    oci.linux_config.uid_mappings = {{0, info.user_ids->base, info.user_ids->size}};
+    oci.linux_config.gid_mappings = {{0, info.user_ids->base, info.user_ids->size}};
+  }
   if (info.namespaces & CLONE_NEWNS) {
     oci.linux_config.masked_paths = info.masked_paths;
     oci.linux_config.readonly_paths = info.readonly_paths;
@@ -168,6 +178,18 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
     request.stdout_path = paths::stdout_file(spec.container_dir);
     request.stderr_path = paths::stderr_file(spec.container_dir);
     request.runtime_dir = paths::runtime_dir(spec.container_dir);
+    if (info.user_ids) {
+      if (spec.image) {
+        return fail("a user namespace for a task from an image is not supported yet: its layers would need "
+                    "idmapped mounts (run it without berth.user_namespace)");
+      }
+      // The container's root is an unprivileged host id: it gets its own
+      // sandbox, output files and runtime directory.
+      for (const auto& path : {paths::sandbox_dir(spec.container_dir), paths::stdout_file(spec.container_dir),
+                               paths::stderr_file(spec.container_dir), paths::runtime_dir(spec.container_dir)}) {
+        if (::chown(path.c_str(), info.user_ids->base, info.user_ids->base) != 0) return fail_sys("chown", path.string());
+      }
+    }
     if (info.seccomp) {
       request.seccomp = std::make_shared<const launcher::SeccompProgram>(
           launcher::SeccompProgram{.instructions = info.seccomp->instructions, .flags = 0});

@@ -77,6 +77,12 @@ void add_flags(CLI::App& app, Flags& flags) {
                  "empty for the built-in default, or 'unconfined' for none");
   app.add_flag("--seccomp_allow_unconfined", flags.seccomp_allow_unconfined,
                "Let tasks run without a seccomp filter (label berth.seccomp_profile=unconfined)");
+  app.add_flag("--user_namespaces", flags.user_namespaces,
+               "Run every container in its own user namespace, its root a range of unprivileged host ids "
+               "(a task opts out or in with the label berth.user_namespace=false|true)");
+  app.add_option("--user_namespace_ids", flags.user_namespace_ids,
+                 "FIRST:COUNT: the host ids leased to user namespaces, 65536 per container")
+      ->capture_default_str();
   app.add_option("--bounding_capabilities", flags.bounding_capabilities,
                  "Comma-separated CAP_* names: the most any task may hold (empty: no limit)");
   app.add_option("--kill_grace_period", flags.kill_grace_period,

@@ -25,6 +25,12 @@ Result<isolators::TaskSecurity> task_security(const v1::TaskInfo& task) {
   isolators::TaskSecurity security;
   for (const auto& label : task.labels().labels()) {
     if (label.key() == "berth.seccomp_profile") security.seccomp_profile = label.value();
+    if (label.key() == "berth.user_namespace") {
+      if (label.value() != "true" && label.value() != "false") {
+        return fail("labels[\"berth.user_namespace\"]: must be true or false, not '" + label.value() + "'");
+      }
+      security.user_namespace = label.value() == "true";
+    }
   }
   const auto& linux_info = task.container().linux_info();
   if (linux_info.has_effective_capabilities()) {

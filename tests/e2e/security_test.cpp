@@ -160,6 +160,55 @@ TEST_F(TaskSecurityTest, ATaskGetsTheCapabilitiesItAsksFor) {
   EXPECT_NE(none.out.find("0000000000000000"), std::string::npos) << none.out << none.err;
 }
 
+// An agent that gives every container its own user namespace.
+class UserNamespaceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BERTH_REQUIRE_ROOT();
+    cluster_ = std::make_unique<Cluster>(Cluster::Options{
+        .master_flags = {}, .agent_flags = {"--user_namespaces", "--user_namespace_ids=700000:262144"}});
+    cluster_->start_master();
+    cluster_->start_agent();
+    ASSERT_TRUE(cluster_->wait_for_agent()) << cluster_->agent_log();
+  }
+  void TearDown() override {
+    if (cluster_ && !::testing::Test::IsSkipped()) cluster_->check_no_leaks();
+  }
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_F(UserNamespaceTest, AContainersRootIsAnUnprivilegedHostIdOfItsOwn) {
+  auto mapped = cluster_->run({"--shell", "--",
+                               "cat /proc/self/uid_map; id -u; echo made > $MESOS_SANDBOX/f; cat /etc/shadow"});
+  // uid 0 inside, 700000.. outside; the sandbox is its own; host root's files are not.
+  EXPECT_NE(mapped.exit_code, 0) << "reading /etc/shadow must fail";
+  std::istringstream map(mapped.out);
+  std::uint64_t inside = 1, outside = 0, count = 0;
+  map >> inside >> outside >> count;
+  EXPECT_EQ(inside, 0u) << mapped.out;
+  EXPECT_EQ(count, 65536u) << mapped.out;
+  EXPECT_TRUE(outside >= 700000 && outside < 700000 + 262144 && (outside - 700000) % 65536 == 0) << mapped.out;
+  EXPECT_NE(mapped.out.find("\n0\n"), std::string::npos) << "root inside: " << mapped.out;
+  EXPECT_NE(mapped.err.find("Permission denied"), std::string::npos) << mapped.err;
+  // The file it wrote belongs to its range on the host.
+  bool found = false;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(cluster_->dir())) {
+    if (entry.path().filename() != "f" || entry.path().parent_path().filename() != "sandbox") continue;
+    struct stat st {};
+    ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, outside);
+    found = true;
+  }
+  EXPECT_TRUE(found);
+
+  // A task may opt out; an image task may not opt in yet, and says why.
+  auto host = cluster_->run({"--label", "berth.user_namespace=false", "--shell", "--", "cat /proc/self/uid_map"});
+  EXPECT_NE(host.out.find("4294967295"), std::string::npos) << "the host's own map: " << host.out;
+  auto leases = cluster_->dir() / "agent" / "userns";
+  ASSERT_TRUE(std::filesystem::is_directory(leases));
+  EXPECT_TRUE(std::filesystem::is_empty(leases)) << "every lease is freed with its container";
+}
+
 TEST(AgentSecurityFlags, AnAgentWithABrokenProfileDoesNotStartAndSaysWhy) {
   BERTH_REQUIRE_ROOT();
   TempDir profiles;

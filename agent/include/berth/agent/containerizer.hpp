@@ -21,6 +21,7 @@
 #include "berth/isolators/cgroups2/stats_sampler.hpp"
 #include "berth/isolators/isolator.hpp"
 #include "berth/isolators/security.hpp"
+#include "berth/isolators/user_namespace.hpp"
 #include "berth/launcher/exit_watcher.hpp"
 #include "berth/launcher/launcher.hpp"
 
@@ -67,7 +68,8 @@ class Containerizer {
   // The default isolator table: cgroups (see CgroupsOptions), then namespaces.
   static Result<std::unique_ptr<Containerizer>> create(boost::asio::any_io_executor executor,
                                                        const isolators::CgroupsOptions& cgroups,
-                                                       isolators::SecurityOptions security = {});
+                                                       isolators::SecurityOptions security = {},
+                                                       std::optional<isolators::UserNamespaceOptions> user_namespaces = {});
   Containerizer(boost::asio::any_io_executor executor,
                 std::vector<std::unique_ptr<isolators::Isolator>> isolators,
                 std::unique_ptr<launcher::Launcher> launcher, isolators::CgroupsIsolator* cgroups,

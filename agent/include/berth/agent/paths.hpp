@@ -13,6 +13,8 @@
 //       runtime/exit_status           the task's wait status, written by the container's init
 //       sandbox/                      the task's working directory
 //         stdout, stderr              its output
+//     userns/<container_id>           "<first host id> <count>": the ids a container's user
+//                                     namespace holds (isolators/user_namespace.hpp)
 //
 // A few container directories are made ahead, on the checkpoint thread, so
 // that a launch does not wait on the disk for them: one with neither

@@ -32,6 +32,14 @@ struct TaskSecurity {
   std::optional<std::set<std::string>> effective_capabilities = {};  // CAP_* names
   std::optional<std::set<std::string>> bounding_capabilities = {};
   bool root = true;  // runs as uid 0 in the container
+  std::optional<bool> user_namespace = {};  // unset: the agent's default
+};
+
+// Host ids [base, base + size) that a user namespace's 0.. map to.
+struct IdRange {
+  std::uint32_t base = 0;
+  std::uint32_t size = 0;
+  bool operator==(const IdRange&) const = default;
 };
 
 struct ContainerConfig {
@@ -59,6 +67,7 @@ struct LaunchInfo {
   bool no_new_privileges = false;
   std::vector<std::string> masked_paths;    // when the container has a /proc of its own
   std::vector<std::string> readonly_paths;
+  std::optional<IdRange> user_ids;  // a user namespace whose root is user_ids->base on the host
 };
 
 struct Usage {
