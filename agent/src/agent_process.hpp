@@ -49,6 +49,7 @@ struct TaskEntry {
   ContainerProcess process;
   isolators::cgroups2::Limits limits;  // what its cgroup enforces
   isolators::TaskSecurity security;    // what it asks of the security isolator
+  std::optional<HostUser> user;        // a command task's host account (--switch_user)
   bool kill_requested = false;
   std::unique_ptr<asio::steady_timer> kill_timer;
   double started_at = 0;

@@ -156,6 +156,11 @@ launcher::oci::Spec command_task_spec(const ContainerSpec& spec, const isolators
                                                            caps.permitted, caps.ambient};
   }
   oci.process.no_new_privileges = info.no_new_privileges;
+  if (spec.user && !spec.image) {
+    oci.process.user.uid = spec.user->uid;
+    oci.process.user.gid = spec.user->gid;
+    oci.process.user.additional_gids = spec.user->groups;
+  }
   if (info.user_ids) {
     oci.linux_config.uid_mappings = {{0, info.user_ids->base, info.user_ids->size}};
     oci.linux_config.gid_mappings = {{0, info.user_ids->base, info.user_ids->size}};
@@ -189,6 +194,21 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
                                paths::stderr_file(spec.container_dir), paths::runtime_dir(spec.container_dir)}) {
         if (::chown(path.c_str(), info.user_ids->base, info.user_ids->base) != 0) return fail_sys("chown", path.string());
       }
+    }
+    if (spec.user && !spec.image) {
+      // The task's own account writes its sandbox (inside a user namespace,
+      // that account as the namespace maps it).
+      std::uint32_t uid = spec.user->uid;
+      std::uint32_t gid = spec.user->gid;
+      if (info.user_ids) {
+        if (uid >= info.user_ids->size || gid >= info.user_ids->size) {
+          return fail("user '" + spec.user->name + "' has an id beyond the user namespace's range");
+        }
+        uid += info.user_ids->base;
+        gid += info.user_ids->base;
+      }
+      auto sandbox = paths::sandbox_dir(spec.container_dir);
+      if (::chown(sandbox.c_str(), uid, gid) != 0) return fail_sys("chown", sandbox.string());
     }
     if (info.seccomp) {
       request.seccomp = std::make_shared<const launcher::SeccompProgram>(

@@ -77,6 +77,10 @@ void add_flags(CLI::App& app, Flags& flags) {
                  "empty for the built-in default, or 'unconfined' for none");
   app.add_flag("--seccomp_allow_unconfined", flags.seccomp_allow_unconfined,
                "Let tasks run without a seccomp filter (label berth.seccomp_profile=unconfined)");
+  app.add_flag("--switch_user,!--no-switch_user", flags.switch_user,
+               "Run a command task as its CommandInfo.user, else as its framework's user, as Mesos does "
+               "(--no-switch_user: as the agent's user)")
+      ->capture_default_str();
   app.add_flag("--user_namespaces", flags.user_namespaces,
                "Run every container in its own user namespace, its root a range of unprivileged host ids "
                "(a task opts out or in with the label berth.user_namespace=false|true)");

@@ -212,6 +212,20 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
   }
   entry.security = std::move(*security);
   auto image = task_image(task);
+  if (image && !*image && flags_.switch_user) {
+    // As Mesos: the command's user, else the framework's.
+    auto name = task.command().user().empty() ? framework.user() : task.command().user();
+    if (!name.empty()) {
+      auto user = host_user(name);
+      if (!user) {
+        update(entry, v1::TASK_FAILED, "Failed to launch: " + user.error().what(),
+               v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+        return;
+      }
+      entry.security.root = user->uid == 0;
+      entry.user = std::move(*user);
+    }
+  }
   if (!image) {
     update(entry, v1::TASK_ERROR, "Invalid task: " + image.error().what(), v1::TaskStatus::REASON_TASK_INVALID);
     return;
@@ -297,6 +311,7 @@ Result<ContainerProcess> AgentProcess::launch(TaskEntry& entry) {
   spec.container_dir = entry.container_dir;
   spec.limits = entry.limits;
   spec.security = entry.security;
+  spec.user = entry.user;
   if (entry.image) {
     // The image's variables first, then these (image_command merges them).
     auto env = mesos_env(entry, agent_id_, kImageSandboxPath);

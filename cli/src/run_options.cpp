@@ -35,6 +35,8 @@ void add_run_flags(CLI::App& run, RunOptions& o) {
   run.add_option("--capabilities", o.capabilities,
                  "The task's capabilities, comma-separated (CAP_NET_ADMIN or NET_ADMIN), or 'none' "
                  "(default: the agent's default set)");
+  run.add_option("--user", o.user,
+                 "Account the task runs as on the agent (CommandInfo.user; default: yours), or in an image");
   run.add_option("--seccomp_profile", o.seccomp_profile,
                  "Seccomp profile of the task: a name in the agent's --seccomp_config_dir, or 'unconfined'");
   run.add_option("--kill_grace_period", o.kill_grace_period_s,

@@ -31,6 +31,7 @@ struct RunOptions {
   std::optional<double> kill_grace_period_s;  // the task's kill policy; unset: the agent's default
   std::optional<std::string> capabilities;    // the task's effective set: comma-separated CAP_* or bare names, or "none"
   std::string seccomp_profile;                // the berth.seccomp_profile label; empty: the agent's
+  std::string user;                           // CommandInfo.user; empty: the framework's (the caller's)
   double failover_timeout_s = 10;
   double master_timeout_s = 60;
   bool quiet = false;

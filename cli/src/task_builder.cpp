@@ -67,6 +67,7 @@ Result<v1::CommandInfo> build_command(const RunOptions& options) {
     variable->set_name(std::move(var.first));
     variable->set_value(std::move(var.second));
   }
+  if (!options.user.empty()) command.set_user(options.user);
   return command;
 }
 

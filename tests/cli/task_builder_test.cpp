@@ -103,6 +103,13 @@ TEST(TaskBuilder, TaskInfoTargetsTheOffersAgent) {
   EXPECT_EQ(named->name(), "greeting");
 }
 
+TEST(TaskBuilder, UserBecomesTheCommandsUser) {
+  auto options = options_for({"id"});
+  EXPECT_FALSE(build_command(options)->has_user()) << "the framework's user, by default";
+  options.user = "nobody";
+  EXPECT_EQ(build_command(options)->user(), "nobody");
+}
+
 TEST(TaskBuilder, KillGracePeriodBecomesTheTasksKillPolicy) {
   auto options = options_for({"sleep", "60"});
   EXPECT_FALSE(build_task_info(options, an_offer(), {}, "sleep-0001")->has_kill_policy());

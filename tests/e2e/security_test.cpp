@@ -4,8 +4,10 @@
 // out that escape_probe tries fails with the expected error and leaves the
 // host as it was, while ordinary work still works.
 
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -102,6 +104,59 @@ TEST_F(EscapeTest, EveryWayOutFailsAndTheHostIsUntouched) {
   EXPECT_EQ(host_name(), name_before);
   EXPECT_FALSE(std::filesystem::exists("/tmp/berth-escape-blk"));
   EXPECT_EQ(::kill(::getpid(), 0), 0);
+}
+
+// Runs `argv` as nobody outside any container and returns its stdout.
+std::string run_as_nobody(const std::vector<std::string>& argv) {
+  int out[2];
+  if (::pipe(out) != 0) return "pipe failed";
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(126);
+    std::vector<char*> args;
+    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buffer[256];
+  for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
+  ::close(out[0]);
+  ::waitpid(child, nullptr, 0);
+  return text;
+}
+
+TEST_F(EscapeTest, ATaskRunsAsItsUserAndGainsNothingFromASetuidRootBinary) {
+  // A setuid-root copy of the probe that nobody may run.
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+  auto suid = dir.path() / "suid-probe";
+  std::filesystem::copy_file(BERTH_ESCAPE_PROBE, suid);
+  ASSERT_EQ(::chown(suid.c_str(), 0, 0), 0);
+  ASSERT_EQ(::chmod(suid.c_str(), 04755), 0);
+  // Outside a container the bit takes: the test can tell.
+  ASSERT_EQ(run_as_nobody({suid.string(), "--ids"}), "uid 65534 euid 0\n");
+
+  auto ids = cluster_.run({"--user=nobody", "--quiet", "--", suid.string(), "--ids"});
+  EXPECT_EQ(ids.exit_code, 0) << ids.err;
+  EXPECT_EQ(ids.out, "uid 65534 euid 65534\n") << "no_new_privs keeps the set-user-id bit from taking";
+
+  auto probe = cluster_.run({"--user=nobody", "--quiet", "--", BERTH_ESCAPE_PROBE, std::to_string(::getpid())});
+  auto seen = attempts(probe.out);
+  EXPECT_EQ(seen["cap_eff"].detail, "value=0000000000000000") << "a task not running as root holds no capability";
+  EXPECT_EQ(seen["cap_bnd"].detail, "value=00000000a80425fb");
+  EXPECT_EQ(seen["mount"].outcome, "EPERM");
+
+  auto sandbox = cluster_.run({"--user=nobody", "--shell", "--", "echo hi > $MESOS_SANDBOX/f && id -u"});
+  EXPECT_EQ(sandbox.exit_code, 0) << sandbox.err;
+  EXPECT_EQ(sandbox.out, "65534\n") << "the task writes its own sandbox";
+
+  auto unknown = cluster_.run({"--user=no-such-user", "--", "/bin/true"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("user 'no-such-user' does not exist on this agent"), std::string::npos) << unknown.err;
 }
 
 TEST_F(EscapeTest, BenignShellWorkStillWorks) {

@@ -19,6 +19,7 @@
 #include "berth/isolators/cgroups.hpp"
 #include "berth/isolators/cgroups2/limits.hpp"
 #include "berth/isolators/cgroups2/stats_sampler.hpp"
+#include "berth/agent/host_user.hpp"
 #include "berth/isolators/isolator.hpp"
 #include "berth/isolators/security.hpp"
 #include "berth/isolators/user_namespace.hpp"
@@ -46,6 +47,7 @@ struct ContainerSpec {
   isolators::cgroups2::Limits limits;   // container_limits.hpp
   std::optional<ContainerImage> image = {};  // empty: the host's filesystem
   isolators::TaskSecurity security = {};     // capabilities and seccomp profile the task asks for
+  std::optional<HostUser> user = {};         // a command task's host account; empty: the agent's (root)
 };
 
 // Where the sandbox appears inside an image's root filesystem (Mesos's path).

@@ -35,6 +35,7 @@ struct Flags {
   std::string seccomp_config_dir;           // seccomp profiles by name: <dir>/<name>.json (Docker/OCI JSON)
   std::string seccomp_profile_name;         // the agent's profile; empty: built-in default; "unconfined": none
   bool seccomp_allow_unconfined = false;    // tasks may ask for no seccomp filter
+  bool switch_user = true;                  // run command tasks as their user (CommandInfo's, else the framework's)
   bool user_namespaces = false;             // every container in its own user namespace (a task may opt out)
   std::string user_namespace_ids = "100000:4194304";  // first:count of the host ids leased 65536 per container
   std::string bounding_capabilities;        // comma-separated: the most a task may hold; empty: no limit
