@@ -16,6 +16,7 @@
 #include "berth/agent/paths.hpp"
 #include "berth/common/files.hpp"
 #include "berth/common/log.hpp"
+#include "berth/fetcher/image_store.hpp"
 #include "berth/isolators/cgroups.hpp"
 #include "berth/isolators/namespaces.hpp"
 
@@ -106,7 +107,7 @@ namespace {
 // directory may be large, and nothing in it outlives the container. (The
 // sandbox stays, for the task's output.)
 void remove_image_dirs(const fs::path& container_dir) {
-  for (const char* dir : {"upper", "work", "rootfs"}) {
+  for (const char* dir : {"upper", "work", "rootfs", "layers"}) {
     auto path = container_dir / dir;
     if (!fs::exists(path)) continue;
     if (auto removed = files::remove_all(path); !removed) {
@@ -121,7 +122,35 @@ void remove_image_dirs(const fs::path& container_dir) {
 // An image task's filesystem: the overlay at rootfs/, the kernel filesystems
 // a container expects, the sandbox at /mnt/mesos/sandbox, and the host's
 // name resolution files (the task shares the host's network).
-void add_image_rootfs(launcher::oci::Spec& oci, const ContainerSpec& spec) {
+// In a user namespace, an image's layers (owned by host ids) are shown
+// through an idmap of the container's range, attached in the container's own
+// mount namespace at <container_dir>/layers/<i>; the writable layer belongs
+// to the container's root.
+Result<std::vector<UniqueFd>> idmap_layers(const ContainerSpec& spec, const isolators::IdRange& range,
+                                          launcher::OverlayRootfs& overlay) {
+  BERTH_TRY(auto userns, launcher::make_user_namespace(range.base, range.size));
+  std::vector<UniqueFd> trees;
+  std::vector<std::string> names;
+  auto staging = spec.container_dir / "layers";
+  for (std::size_t i = 0; i < overlay.layers.size(); ++i) {
+    auto layer = overlay.layers_dir / overlay.layers[i];
+    BERTH_TRY_VOID(fetcher::ImageStore::ensure_user_overlay_marks(layer));
+    BERTH_TRY(auto tree, launcher::idmapped_tree(layer, userns.get()));
+    names.push_back(std::to_string(i));
+    BERTH_TRY_VOID(files::make_dirs(staging / names.back()));
+    overlay.attach_fds.push_back(tree.get());
+    trees.push_back(std::move(tree));
+  }
+  overlay.layers_dir = staging;
+  overlay.layers = std::move(names);
+  overlay.userxattr = true;
+  for (const auto& dir : {overlay.upper, overlay.work}) {
+    if (::chown(dir.c_str(), range.base, range.base) != 0) return fail_sys("chown", dir.string());
+  }
+  return trees;
+}
+
+void add_image_rootfs(launcher::oci::Spec& oci, const ContainerSpec& spec, bool user_namespace) {
   const auto& image = *spec.image;
   oci.root.path = (spec.container_dir / "rootfs").string();
   oci.process.cwd = image.cwd;
@@ -129,7 +158,13 @@ void add_image_rootfs(launcher::oci::Spec& oci, const ContainerSpec& spec) {
   oci.process.user.gid = image.gid;
   oci.mounts.push_back({"/dev/pts", "devpts", "devpts", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}});
   oci.mounts.push_back({"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}});
-  oci.mounts.push_back({"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}});
+  // A new sysfs needs a network namespace of the container's own user
+  // namespace; in a user namespace the host's is bound instead (read-only).
+  if (user_namespace) {
+    oci.mounts.push_back({"/sys", "bind", "/sys", {"rbind", "ro", "nosuid", "noexec", "nodev"}});
+  } else {
+    oci.mounts.push_back({"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}});
+  }
   oci.mounts.push_back({kImageSandboxPath, "bind", paths::sandbox_dir(spec.container_dir).string(), {"rbind", "rw"}});
   for (const char* file : {"/etc/resolv.conf", "/etc/hosts"}) {
     if (fs::exists(file)) oci.mounts.push_back({file, "bind", file, {"bind", "ro", "nosuid", "nodev", "noexec"}});
@@ -149,7 +184,7 @@ launcher::oci::Spec command_task_spec(const ContainerSpec& spec, const isolators
   if ((info.namespaces & CLONE_NEWNS) && (info.namespaces & CLONE_NEWPID)) {
     oci.mounts.push_back({"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}});
   }
-  if (spec.image) add_image_rootfs(oci, spec);
+  if (spec.image) add_image_rootfs(oci, spec, info.user_ids.has_value());
   if (info.capabilities) {
     const auto& caps = *info.capabilities;
     oci.process.capabilities = launcher::oci::Capabilities{caps.bounding, caps.effective, caps.inheritable,
@@ -184,10 +219,6 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
     request.stderr_path = paths::stderr_file(spec.container_dir);
     request.runtime_dir = paths::runtime_dir(spec.container_dir);
     if (info.user_ids) {
-      if (spec.image) {
-        return fail("a user namespace for a task from an image is not supported yet: its layers would need "
-                    "idmapped mounts (run it without berth.user_namespace)");
-      }
       // The container's root is an unprivileged host id: it gets its own
       // sandbox, output files and runtime directory.
       for (const auto& path : {paths::sandbox_dir(spec.container_dir), paths::stdout_file(spec.container_dir),
@@ -214,14 +245,21 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
       request.seccomp = std::make_shared<const launcher::SeccompProgram>(
           launcher::SeccompProgram{.instructions = info.seccomp->instructions, .flags = 0});
     }
+    std::vector<UniqueFd> idmapped;  // held until the launch attached them
     if (spec.image) {
       if (!(info.namespaces & CLONE_NEWNS)) return fail("an image needs a mount namespace");
       for (const char* dir : {"rootfs", "upper", "work"}) BERTH_TRY_VOID(files::make_dirs(spec.container_dir / dir));
       // The task writes its sandbox as the image's user, as Mesos lets it.
+      std::uint32_t base = info.user_ids ? info.user_ids->base : 0;
       auto sandbox = paths::sandbox_dir(spec.container_dir);
-      if (::chown(sandbox.c_str(), spec.image->uid, spec.image->gid) != 0) return fail_sys("chown", sandbox.string());
+      if (::chown(sandbox.c_str(), base + spec.image->uid, base + spec.image->gid) != 0) {
+        return fail_sys("chown", sandbox.string());
+      }
       request.overlay = launcher::OverlayRootfs{spec.image->layers_dir, spec.image->layers,
                                                 spec.container_dir / "upper", spec.container_dir / "work"};
+      if (info.user_ids) {
+        BERTH_TRY(idmapped, idmap_layers(spec, *info.user_ids, *request.overlay));
+      }
     }
     UniqueFd cgroup_fd;
     if (info.cgroup) {

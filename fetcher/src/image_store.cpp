@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -191,9 +192,39 @@ Result<StoreLock> ImageStore::share_for_pull() {
   return StoreLock(std::move(fd), {});
 }
 
+namespace {
+
+// On a layer's root directory: its opaque directories carry user.overlay.opaque.
+constexpr const char* kUserMarksXattr = "user.berth.overlay_marks";
+
+}  // namespace
+
+Result<void> ImageStore::ensure_user_overlay_marks(const fs::path& layer_dir) {
+  char value[8];
+  if (::getxattr(layer_dir.c_str(), kUserMarksXattr, value, sizeof value) >= 0) return {};
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(layer_dir, fs::directory_options::none, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
+    if (::lgetxattr(it->path().c_str(), "trusted.overlay.opaque", value, sizeof value) < 0) continue;
+    if (::lsetxattr(it->path().c_str(), "user.overlay.opaque", "y", 1, 0) != 0) {
+      return fail_sys("lsetxattr user.overlay.opaque", it->path().string());
+    }
+  }
+  if (ec) return fail(Error("walking layer", ec.value(), layer_dir.string()));
+  if (::setxattr(layer_dir.c_str(), kUserMarksXattr, "1", 1, 0) != 0) {
+    return fail_sys(std::string("setxattr ") + kUserMarksXattr, layer_dir.string());
+  }
+  return {};
+}
+
 Result<void> ImageStore::commit_layer(IngestLayer layer, const Digest& digest) {
   BERTH_TRY_VOID(validate(digest));
   auto target = layer_path(digest);
+  // Its opaque directories got user.overlay.opaque as they were unpacked.
+  if (::setxattr(layer.path().c_str(), kUserMarksXattr, "1", 1, 0) != 0 && errno != ENOTSUP) {
+    return fail_sys(std::string("setxattr ") + kUserMarksXattr, layer.path().string());
+  }
   BERTH_TRY_VOID(files::make_dirs(target.parent_path()));
   if (::rename(layer.path().c_str(), target.c_str()) != 0) {
     // ENOTEMPTY/EEXIST: another pull committed the same layer first.

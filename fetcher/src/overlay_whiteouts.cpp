@@ -18,6 +18,9 @@ constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kAufsMetaPrefix = ".wh..wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 constexpr const char* kOpaqueXattr = "trusted.overlay.opaque";
+// What overlayfs reads instead when mounted with "userxattr", as it is in a
+// container's user namespace, where trusted.* xattrs cannot be read.
+constexpr const char* kUserOpaqueXattr = "user.overlay.opaque";
 
 Result<WhiteoutOutcome> mark_opaque(int root_fd, const LayerPath& path) {
   BERTH_TRY(UniqueFd dir, open_parent_dir(root_fd, path));
@@ -25,6 +28,9 @@ Result<WhiteoutOutcome> mark_opaque(int root_fd, const LayerPath& path) {
     std::string op = std::string("fsetxattr ") + kOpaqueXattr;
     if (errno == EPERM) op += " (trusted.* xattrs need CAP_SYS_ADMIN)";
     return fail_sys(op, path.parent().str());
+  }
+  if (::fsetxattr(dir.get(), kUserOpaqueXattr, "y", 1, 0) != 0 && errno != ENOTSUP) {
+    return fail_sys(std::string("fsetxattr ") + kUserOpaqueXattr, path.parent().str());
   }
   return WhiteoutOutcome::opaque_marked;
 }

@@ -30,7 +30,7 @@ constexpr int kSupportedNamespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS |
 constexpr std::string_view kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 constexpr std::array<std::string_view, kChildStepCount> kStepNames = {
-    "setns", "wait for id maps", "open runtime dir", "isolate fds", "reset signals", "set non-dumpable", "set subreaper", "open stdin",
+    "setns", "wait for id maps", "open runtime dir", "attach layer", "isolate fds", "reset signals", "set non-dumpable", "set subreaper", "open stdin",
     "open stdout", "open stderr", "make mounts private", "bind rootfs", "mount /dev", "mount", "create device",
     "symlink", "mount /dev/shm", "pivot_root", "remount root read-only", "write sysctl", "make path read-only",
     "mask path", "sethostname", "setdomainname", "chdir", "find executable", "fork task", "exec berth-init", "unblock signals",
@@ -209,13 +209,18 @@ std::string_view step_name(ChildStep step) {
 static std::string overlay_options(const OverlayRootfs& overlay) {
   std::string lower;
   for (const auto& layer : overlay.layers) lower += (lower.empty() ? "" : ":") + layer;
-  return "lowerdir=" + lower + ",upperdir=" + overlay.upper.string() + ",workdir=" + overlay.work.string();
+  return "lowerdir=" + lower + ",upperdir=" + overlay.upper.string() + ",workdir=" + overlay.work.string() +
+         (overlay.userxattr ? ",userxattr" : "");
 }
 
 static Result<void> check_overlay(const LaunchRequest& request) {
   const auto& overlay = *request.overlay;
   if (request.spec.root.path.empty()) return fail("overlay: needs root.path to mount the overlay on");
   if (overlay.layers.empty()) return fail("overlay: no layers");
+  if (!overlay.attach_fds.empty() && overlay.attach_fds.size() != overlay.layers.size()) {
+    return fail("overlay: " + std::to_string(overlay.attach_fds.size()) + " trees to attach for " +
+                std::to_string(overlay.layers.size()) + " layers");
+  }
   if (!overlay.layers_dir.is_absolute()) return fail("overlay: layers_dir must be an absolute path");
   if (!overlay.upper.is_absolute() || !overlay.work.is_absolute()) {
     return fail("overlay: upper and work must be absolute paths");
@@ -340,7 +345,13 @@ void ChildPlan::prepare_filesystem() {
   const auto& spec = request_.spec;
   const auto& rootfs = spec.root.path;
   root_propagation_ = propagation_flags(spec.linux_config.rootfs_propagation).value_or(MS_PRIVATE | MS_REC);
-  if (request_.overlay) overlay_options_ = launcher::overlay_options(*request_.overlay);
+  if (request_.overlay) {
+    overlay_options_ = launcher::overlay_options(*request_.overlay);
+    attach_fds_ = request_.overlay->attach_fds;
+    for (std::size_t i = 0; i < attach_fds_.size(); ++i) {
+      attach_targets_.push_back((request_.overlay->layers_dir / request_.overlay->layers[i]).string());
+    }
+  }
   for (const auto& mount : spec.mounts) mounts_.push_back(prepare_mount(rootfs, mount));
   has_own_dev_ = has_rootfs() || mounts_at(spec, "/dev");
   if (has_rootfs() && !mounts_at(spec, "/dev")) {
@@ -408,6 +419,7 @@ std::string ChildPlan::path_for(ChildStep step, std::uint32_t index) const {
   auto container_path = [this](const std::string& path) { return path.substr(request_.spec.root.path.native().size()); };
   switch (step) {
     case ChildStep::kOpenRuntimeDir: return request_.runtime_dir;
+    case ChildStep::kAttachLayers: return index < attach_targets_.size() ? attach_targets_[index] : std::string();
     case ChildStep::kJoinNamespaces: return index < joins_.size() ? joins_[index].path : std::string();
     case ChildStep::kOpenStdin: return request_.stdin_path;
     case ChildStep::kOpenStdout: return request_.stdout_path;

@@ -199,10 +199,11 @@ int exec_init(const ChildPlan&, ChildState& state) {
 }  // namespace steps
 
 std::span<const Step> init_steps() {
-  static constexpr std::array<Step, 26> kSteps{{
+  static constexpr std::array<Step, 27> kSteps{{
       {ChildStep::kJoinNamespaces, steps::join_namespaces},
       {ChildStep::kWaitForIdMaps, steps::wait_for_id_maps},
       {ChildStep::kOpenRuntimeDir, steps::open_runtime_dir},
+      {ChildStep::kAttachLayers, steps::attach_layers},
       {ChildStep::kIsolateFds, steps::isolate_fds},
       {ChildStep::kResetSignals, steps::reset_signals},
       {ChildStep::kMakeNonDumpable, steps::make_non_dumpable},

@@ -88,6 +88,24 @@ int make_mounts_private(const ChildPlan& plan, ChildState&) {
   return raw::errno_of(syscall(SYS_mount, nullptr, "/", nullptr, flags, nullptr));
 }
 
+// Before anything else can close them: each idmapped layer tree onto its
+// directory. The namespace's mounts become private first, so that these do
+// not propagate to the host's (make_mounts_private later sets what the spec
+// asks for).
+int attach_layers(const ChildPlan& plan, ChildState& state) {
+  const auto& fds = plan.attach_fds();
+  if (fds.empty()) return 0;
+  if (syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) return errno;
+  for (std::uint32_t i = 0; i < fds.size(); ++i) {
+    state.failed_index = i;
+    if (syscall(SYS_move_mount, fds[i], "", AT_FDCWD, plan.attach_targets()[i].c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+      return errno;
+    }
+    syscall(SYS_close, fds[i]);
+  }
+  return 0;
+}
+
 // pivot_root needs the new root to be a mount point: the rootfs bound onto
 // itself, or the image's overlay mounted there. The overlay's layers are
 // named relative to the layers directory, which overlayfs resolves against

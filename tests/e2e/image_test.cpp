@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 #include "support/cluster.hpp"
 #include "support/registry.hpp"
@@ -136,6 +138,59 @@ TEST_F(ImageTest, ImagesAreListedAndPruneRemovesOnlyWhatNothingUses) {
   auto unreachable = run({bin("berth").string(), "images", "--agent=127.0.0.1:1"}, 30s);
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_NE(unreachable.err.find("127.0.0.1:1"), std::string::npos) << unreachable.err;
+}
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+// Image tasks in user namespaces: the image's layers shown through an idmap
+// of the container's range, attached inside its own mount namespace.
+class UserNamespaceImageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BERTH_REQUIRE_ROOT();
+    registry_.emplace();
+    images_.emplace(*registry_);
+    cluster_.emplace(Cluster::Options{.master_flags = {},
+                                      .agent_flags = {"--insecure_registries=" + registry_->address(),
+                                                      "--user_namespaces", "--user_namespace_ids=800000:262144"}});
+    cluster_->start_master();
+    cluster_->start_agent();
+    ASSERT_TRUE(cluster_->wait_for_agent()) << cluster_->agent_log();
+  }
+  void TearDown() override {
+    if (cluster_ && !::testing::Test::IsSkipped()) cluster_->check_no_leaks();
+  }
+  std::optional<TestRegistry> registry_;
+  std::optional<TestImages> images_;
+  std::optional<Cluster> cluster_;
+};
+
+TEST_F(UserNamespaceImageTest, TheLayersKeepTheirOwnersWhiteoutsAndOpaqueDirectories) {
+  const auto& image = images_->layered(ManifestFormat::oci);
+  std::string absent_checks;
+  for (const auto& path : image.rootfs.absent) absent_checks += "test -e " + path + " && echo still-there:" + path + "; ";
+  auto script = "cat /proc/self/uid_map; id -u; ls -ln /bin/busybox; " + absent_checks +
+                "echo out > $MESOS_SANDBOX/file && cat $MESOS_SANDBOX/file; "
+                "echo tmp > /tmp/t && cat /tmp/t; true";
+  auto result = cluster_->run({"--image=" + image.reference(), "--", "/bin/sh", "-c", script}, 120s);
+  ASSERT_EQ(result.exit_code, 0) << result.err << cluster_->agent_log();
+  std::istringstream out(result.out);
+  std::uint64_t inside = 1, outside = 0, count = 0;
+  out >> inside >> outside >> count;
+  EXPECT_EQ(inside, 0u) << result.out;
+  EXPECT_EQ(count, 65536u) << result.out;
+  EXPECT_TRUE(outside >= 800000 && outside < 800000 + 262144) << result.out;
+  EXPECT_NE(result.out.find("\n1000\n"), std::string::npos) << "the image's user: " << result.out;
+  // Owned by root in the image, and shown so (an unmapped owner would show as 65534).
+  EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\n-rwxr-xr-x +1 +0 +0 +[0-9]+ .*/bin/busybox\n)")))
+      << result.out;
+  EXPECT_EQ(result.out.find("still-there"), std::string::npos) << "whiteouts and opaque directories hold: "
+                                                               << result.out;
+  EXPECT_NE(result.out.find("out\ntmp\n"), std::string::npos) << result.out;
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ using berth::testing::symlink;
 using berth::testing::TarItem;
 
 constexpr const char* kOpaque = "trusted.overlay.opaque";
+constexpr const char* kUserOpaque = "user.overlay.opaque";  // for overlays mounted with userxattr
 
 // Mounts made here stay in the test process's own mount namespace.
 bool enter_private_mount_namespace() {
@@ -113,6 +114,8 @@ TEST_F(LayerRootTest, OpaqueMarkerSetsTheOverlayXattrOnItsDirectory) {
   ASSERT_TRUE(stats.has_value()) << stats.error().what();
   EXPECT_EQ(xattr_of(root / "o", kOpaque), "y");
   EXPECT_EQ(xattr_of(root / "implicit", kOpaque), "y");
+  EXPECT_EQ(xattr_of(root / "o", kUserOpaque), "y");
+  EXPECT_EQ(xattr_of(root / "implicit", kUserOpaque), "y");
   EXPECT_EQ(slurp(root / "o/new"), "n");
   EXPECT_FALSE(fs::exists(root / "o/.wh..wh..opq"));
   EXPECT_EQ(stats->opaque_dirs, 2u);

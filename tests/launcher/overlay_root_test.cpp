@@ -91,6 +91,7 @@ TEST_F(OverlayRootfsTest, BadOverlaysAreRefusedNamingWhatIsWrong) {
   EXPECT_EQ(error([](LaunchRequest& r) { r.overlay->layers = {"../../etc"}; }),
             "overlay: layer '../../etc' is not a plain path relative to layers_dir");
   EXPECT_EQ(error([](LaunchRequest& r) { r.overlay->layers.clear(); }), "overlay: no layers");
+  EXPECT_EQ(error([](LaunchRequest& r) { r.overlay->attach_fds = {3}; }), "overlay: 1 trees to attach for 2 layers");
   EXPECT_EQ(error([](LaunchRequest& r) { r.overlay->upper = "upper"; }), "overlay: upper and work must be absolute paths");
   EXPECT_EQ(error([](LaunchRequest& r) { r.overlay->layers.assign(80, "sha256/" + std::string(64, 'a')); }),
             "overlay: 80 layers make " +

@@ -115,6 +115,12 @@ class ImageStore {
   // its layer (the same verified content) stays and this one is removed.
   Result<void> commit_layer(IngestLayer layer, const Digest& digest);
 
+  // An overlay mounted with "userxattr" (in a user namespace) reads
+  // user.overlay.opaque, not trusted.overlay.opaque. Layers unpacked now carry
+  // both and say so on their root directory; this gives an older layer the
+  // user.* marks too, once (a walk of its directories).
+  static Result<void> ensure_user_overlay_marks(const std::filesystem::path& layer_dir);
+
   Result<void> put_image(const ImageRecord& record);
   Result<std::optional<ImageRecord>> image(std::string_view reference) const;
   Result<std::vector<ImageRecord>> images() const;

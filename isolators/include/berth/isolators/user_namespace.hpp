@@ -4,7 +4,8 @@
 // mapped to a range of host ids no other container holds. The ranges are
 // leased from a pool and the leases kept in a directory, one file per
 // container, so a restarted agent keeps the leases of the containers it still
-// runs and frees the others.
+// runs and frees the others. (The containerizer shows an image's layers to
+// such a container through idmapped mounts of the same range.)
 
 #include <cstdint>
 #include <filesystem>

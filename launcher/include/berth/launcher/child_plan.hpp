@@ -27,6 +27,7 @@ enum class ChildStep : std::uint32_t {
   kJoinNamespaces,
   kWaitForIdMaps,
   kOpenRuntimeDir,
+  kAttachLayers,
   kIsolateFds,
   kResetSignals,
   kMakeNonDumpable,
@@ -190,6 +191,9 @@ class ChildPlan {
   bool has_overlay() const { return request_.overlay.has_value(); }
   const char* overlay_layers_dir() const { return request_.overlay->layers_dir.c_str(); }
   const char* overlay_options() const { return overlay_options_.c_str(); }
+  // Idmapped layer trees to attach (OverlayRootfs::attach_fds), and where.
+  const std::vector<int>& attach_fds() const { return attach_fds_; }
+  const std::vector<std::string>& attach_targets() const { return attach_targets_; }
   unsigned long root_propagation() const { return root_propagation_; }
   const std::optional<PreparedMount>& dev_mount() const { return dev_mount_; }
   const std::vector<PreparedMount>& mounts() const { return mounts_; }
@@ -225,6 +229,8 @@ class ChildPlan {
   std::vector<const char*> candidate_ptrs_;
   unsigned long root_propagation_ = 0;
   std::string overlay_options_;
+  std::vector<int> attach_fds_;
+  std::vector<std::string> attach_targets_;
   std::optional<PreparedMount> dev_mount_;
   std::vector<PreparedMount> mounts_;
   bool has_own_dev_ = false;

@@ -60,6 +60,7 @@ namespace steps {
 int join_namespaces(const ChildPlan& plan, ChildState& state);  // setns into linux.namespaces[].path
 int wait_for_id_maps(const ChildPlan& plan, ChildState& state);  // with a user namespace: say so, wait until the parent wrote them
 int open_runtime_dir(const ChildPlan& plan, ChildState& state);
+int attach_layers(const ChildPlan& plan, ChildState& state);  // idmapped layer trees, in the container's mount namespace
 int isolate_fds(const ChildPlan& plan, ChildState& state);  // error pipe -> 3, runtime dir -> 4, image -> 5, clock -> 6, notice -> 7; close the rest but 0-2
 int reset_signals(const ChildPlan& plan, ChildState& state);  // all dispositions default, all signals blocked
 int make_non_dumpable(const ChildPlan& plan, ChildState& state);  // no ptrace of init, no /proc/1/exe, from the task

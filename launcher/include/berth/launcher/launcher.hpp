@@ -57,11 +57,18 @@ enum class StartMode { immediate, gated };
 // in the container's own mount namespace, so it goes away with it. The
 // layers are named relative to `layers_dir` (e.g. "sha256/<hex>"), which
 // keeps the mount's option string short enough for deep images.
+// In a user namespace the layers come as detached, idmapped mount trees
+// (open_tree + MOUNT_ATTR_IDMAP, made by the caller, who may): the child
+// attaches each at layers_dir/layers[i] in the container's own mount
+// namespace, so nothing shows on the host, and mounts the overlay with
+// "userxattr".
 struct OverlayRootfs {
   std::filesystem::path layers_dir;
   std::vector<std::string> layers;  // top first
   std::filesystem::path upper;      // empty directories on the same filesystem
   std::filesystem::path work;
+  std::vector<int> attach_fds = {};  // empty, or one detached tree per layer
+  bool userxattr = false;
 };
 
 struct LaunchRequest {
@@ -77,6 +84,13 @@ struct LaunchRequest {
   StartMode start = StartMode::immediate;
   const StepClock* step_clock = nullptr;  // to time the child's steps; null: not timed
 };
+
+// A user namespace mapping 0.. to `base`.. (`size` ids, uids and gids alike),
+// held by no process: for idmapped mounts (OverlayRootfs::attach_fds).
+Result<UniqueFd> make_user_namespace(std::uint32_t base, std::uint32_t size);
+
+// A detached copy of the tree at `path` whose ids are shown through `userns_fd`.
+Result<UniqueFd> idmapped_tree(const std::filesystem::path& path, int userns_fd);
 
 // The container's init.
 struct Launched {
