@@ -21,12 +21,14 @@ using namespace std::chrono_literals;
 
 class ImageTest : public ::testing::Test {
  protected:
+  virtual std::vector<std::string> more_agent_flags() const { return {}; }
   void SetUp() override {
     BERTH_REQUIRE_ROOT();
     registry_.emplace();
     images_.emplace(*registry_);
-    cluster_.emplace(Cluster::Options{.master_flags = {},
-                                      .agent_flags = {"--insecure_registries=" + registry_->address()}});
+    std::vector<std::string> agent_flags{"--insecure_registries=" + registry_->address()};
+    for (auto& flag : more_agent_flags()) agent_flags.push_back(std::move(flag));
+    cluster_.emplace(Cluster::Options{.master_flags = {}, .agent_flags = std::move(agent_flags)});
     cluster_->start_master();
     cluster_->start_agent();
     ASSERT_TRUE(cluster_->wait_for_agent()) << cluster_->agent_log();
@@ -140,33 +142,13 @@ TEST_F(ImageTest, ImagesAreListedAndPruneRemovesOnlyWhatNothingUses) {
   EXPECT_NE(unreachable.err.find("127.0.0.1:1"), std::string::npos) << unreachable.err;
 }
 
-}  // namespace
-}  // namespace berth::testing
-
-namespace berth::testing {
-namespace {
-
 // Image tasks in user namespaces: the image's layers shown through an idmap
 // of the container's range, attached inside its own mount namespace.
-class UserNamespaceImageTest : public ::testing::Test {
+class UserNamespaceImageTest : public ImageTest {
  protected:
-  void SetUp() override {
-    BERTH_REQUIRE_ROOT();
-    registry_.emplace();
-    images_.emplace(*registry_);
-    cluster_.emplace(Cluster::Options{.master_flags = {},
-                                      .agent_flags = {"--insecure_registries=" + registry_->address(),
-                                                      "--user_namespaces", "--user_namespace_ids=800000:262144"}});
-    cluster_->start_master();
-    cluster_->start_agent();
-    ASSERT_TRUE(cluster_->wait_for_agent()) << cluster_->agent_log();
+  std::vector<std::string> more_agent_flags() const override {
+    return {"--user_namespaces", "--user_namespace_ids=800000:262144"};
   }
-  void TearDown() override {
-    if (cluster_ && !::testing::Test::IsSkipped()) cluster_->check_no_leaks();
-  }
-  std::optional<TestRegistry> registry_;
-  std::optional<TestImages> images_;
-  std::optional<Cluster> cluster_;
 };
 
 TEST_F(UserNamespaceImageTest, TheLayersKeepTheirOwnersWhiteoutsAndOpaqueDirectories) {
