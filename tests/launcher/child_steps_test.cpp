@@ -235,7 +235,10 @@ TEST(ChildStepTablesTest, StepsRunInTheDocumentedOrder) {
   EXPECT_EQ(init.front(), ChildStep::kJoinNamespaces);  // while the fds of the namespaces are still open
   EXPECT_EQ(init[1], ChildStep::kWaitForIdMaps);        // nobody can create files before the maps exist
   EXPECT_EQ(init[2], ChildStep::kOpenRuntimeDir);       // before anything can change what the path means
-  EXPECT_EQ(init[3], ChildStep::kIsolateFds);
+  EXPECT_EQ(init[3], ChildStep::kAttachLayers);         // while their fds are open, before any mount uses them
+  EXPECT_EQ(init[4], ChildStep::kIsolateFds);
+  auto position_of = [&](ChildStep step) { return std::ranges::find(init, step) - init.begin(); };
+  EXPECT_LT(position_of(ChildStep::kAttachLayers), position_of(ChildStep::kBindRootfs));
   // stdio is opened on the host's paths, before pivot_root hides them.
   auto position = [&](ChildStep step) { return std::ranges::find(init, step) - init.begin(); };
   EXPECT_LT(position(ChildStep::kOpenStderr), position(ChildStep::kPivotRoot));

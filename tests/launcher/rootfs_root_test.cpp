@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -143,6 +144,30 @@ TEST_F(RootfsTest, DevHasTheDefaultNodesTheSpecsDevicesAndSymlinks) {
             "/dev/fuse character special file a:e5 600\n"
             "/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\nnull-ok\n")
       << ran.err;
+}
+
+// An image may carry its own /dev, with symlinks where the device nodes go,
+// pointing into the host or at the image's own files: the container's /dev is
+// a fresh tmpfs, so the nodes are made there and nothing the symlinks name is
+// touched.
+TEST_F(RootfsTest, SymlinksInTheImagesDevRedirectNothing) {
+  fs::create_directories(rootfs_.path() / "dev");
+  fs::create_directories(rootfs_.path() / "etc");
+  std::ofstream(rootfs_.path() / "etc/precious") << "keep me\n";
+  TempDir host;
+  std::ofstream(host.path() / "target") << "host file\n";
+  fs::create_symlink("/etc/precious", rootfs_.path() / "dev/null");
+  fs::create_symlink(host.path() / "target", rootfs_.path() / "dev/zero");
+  fs::create_symlink("../etc", rootfs_.path() / "dev/pts");
+  auto ran = sh("stat -c '%n %F %t:%T' /dev/null /dev/zero; echo x > /dev/null; cat /etc/precious");
+  EXPECT_EQ(ran.out,
+            "/dev/null character special file 1:3\n"
+            "/dev/zero character special file 1:5\n"
+            "keep me\n")
+      << ran.err;
+  EXPECT_EQ(slurp(rootfs_.path() / "etc/precious"), "keep me\n");
+  EXPECT_EQ(slurp(host.path() / "target"), "host file\n");
+  EXPECT_TRUE(fs::is_symlink(rootfs_.path() / "dev/null")) << "the image's own /dev is left as it was";
 }
 
 TEST_F(RootfsTest, DevShmIsAWritableTmpfs) {
