@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -142,6 +143,54 @@ TEST_F(ImageTest, ImagesAreListedAndPruneRemovesOnlyWhatNothingUses) {
   EXPECT_NE(unreachable.err.find("127.0.0.1:1"), std::string::npos) << unreachable.err;
 }
 
+// The escape probe's lines: name -> "outcome detail".
+std::map<std::string, std::string> probe_lines(const std::string& out) {
+  std::map<std::string, std::string> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    auto space = line.find(' ');
+    if (space != std::string::npos) lines[line.substr(0, space)] = line.substr(space + 1);
+  }
+  return lines;
+}
+
+// The escape suite from inside an image container running as root; see
+// security_test.cpp for the same from a container on the host's filesystem.
+// In a user namespace the container's root is no owner of the host's /proc
+// and /sys files: writing them fails on permission before the read-only mount.
+void expect_no_way_out(Cluster& cluster, const TestImage& image, bool user_namespace) {
+  auto host_only = cluster.dir().string();  // exists on the host, not in the image
+  auto result = cluster.run({"--image=" + image.reference(), "--quiet", "--", "/bin/escape_probe",
+                             std::to_string(::getpid()), "/dev/vda", host_only},
+                            120s);
+  ASSERT_EQ(result.exit_code, 0) << result.err << cluster.agent_log();
+  auto seen = probe_lines(result.out);
+  EXPECT_EQ(seen["fds"], "ok count=3");
+  EXPECT_EQ(seen["no_new_privs"], "ok value=1");
+  EXPECT_EQ(seen["cap_eff"], "ok value=00000000a80425fb");
+  EXPECT_EQ(seen["seccomp_mode"], "ok value=2");
+  EXPECT_EQ(seen["cwd"], "ok path=/");
+  for (const auto* name : {"mount", "umount", "unshare_mnt", "unshare_user", "clone_newns", "setns", "pivot_root",
+                           "ptrace_attach", "init_module", "finit_module", "bpf", "keyctl", "add_key",
+                           "perf_event_open", "reboot", "clock_settime", "settimeofday", "kexec_load", "mknod_block",
+                           "raise_rlimit"}) {
+    EXPECT_EQ(seen[name], "EPERM") << name << "\n" << result.out;
+  }
+  EXPECT_EQ(seen["kill_host"], "ESRCH");
+  EXPECT_EQ(seen["write_proc_sys"], user_namespace ? "EACCES" : "EROFS");
+  EXPECT_EQ(seen["write_sys"], user_namespace ? "EACCES" : "EROFS");
+  EXPECT_EQ(seen["open_host_disk"], "ENOENT") << "the container's /dev has no host disks";
+  EXPECT_EQ(seen["read_keys"], "ok bytes=0");
+  EXPECT_EQ(seen["list_sys_firmware"], "ok entries=0");
+  EXPECT_FALSE(seen["write_init_exe"].starts_with("ok"));
+  EXPECT_EQ(seen["chroot_escape"], "ok seen=0") << "climbing out of a chroot stops at the container's root";
+  for (const auto* name : {"pipe", "fork_exec", "socket"}) EXPECT_EQ(seen[name], "ok") << name;
+}
+
+TEST_F(ImageTest, NoWayOutOfAnImageContainer) {
+  expect_no_way_out(*cluster_, images_->escape(ManifestFormat::oci), false);
+}
+
 // Image tasks in user namespaces: the image's layers shown through an idmap
 // of the container's range, attached inside its own mount namespace.
 class UserNamespaceImageTest : public ImageTest {
@@ -173,6 +222,10 @@ TEST_F(UserNamespaceImageTest, TheLayersKeepTheirOwnersWhiteoutsAndOpaqueDirecto
   EXPECT_EQ(result.out.find("still-there"), std::string::npos) << "whiteouts and opaque directories hold: "
                                                                << result.out;
   EXPECT_NE(result.out.find("out\ntmp\n"), std::string::npos) << result.out;
+}
+
+TEST_F(UserNamespaceImageTest, NoWayOutOfAnImageContainerInAUserNamespace) {
+  expect_no_way_out(*cluster_, images_->escape(ManifestFormat::oci), true);
 }
 
 }  // namespace

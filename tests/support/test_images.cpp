@@ -68,6 +68,7 @@ TestImages::TestImages(TestRegistry& registry) : registry_(registry), layout_(Te
 const TestImage& TestImages::busybox(ManifestFormat format) { return pushed("busybox", "busybox", format); }
 const TestImage& TestImages::layered(ManifestFormat format) { return pushed("layered", "layered", format); }
 const TestImage& TestImages::multi_arch(ManifestFormat format) { return pushed("multiarch", "multiarch", format); }
+const TestImage& TestImages::escape(ManifestFormat format) { return pushed("escape", "escape", format); }
 
 const TestImage& TestImages::pushed(std::string_view layout_tag, std::string_view repository, ManifestFormat format) {
   auto key = std::make_pair(std::string(repository), format);

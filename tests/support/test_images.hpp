@@ -15,6 +15,8 @@
 //                    its tars unterminated, and its repack never writes opaque markers)
 //   multiarch-amd64, multiarch-arm64   busybox + /etc/berth-arch naming the architecture
 //   multiarch        an OCI image index of those two
+//   escape           busybox + /bin/escape_probe (static), User root: the escape
+//                    suite from inside an image container
 // TestImages pushes them with skopeo, as Docker schema2 (tag "docker") or OCI
 // (tag "oci"), and generates large random images on demand.
 //
@@ -135,6 +137,7 @@ class TestImageLayout {
   void build_busybox();
   void build_layered();
   void build_multiarch();
+  void build_escape();
 
   std::filesystem::path dir_;
   std::map<std::string, ExpectedRootfs, std::less<>> rootfs_;
@@ -159,6 +162,8 @@ class TestImages {
   const TestImage& busybox(ManifestFormat format);
   const TestImage& layered(ManifestFormat format);
   const TestImage& multi_arch(ManifestFormat format);
+  // busybox + /bin/escape_probe (tests/e2e/escape_probe), run as root.
+  const TestImage& escape(ManifestFormat format);
   // N layers of incompressible data totalling `total_bytes` (one file per layer
   // under /large), built and pushed anew at each call; its build files are removed.
   TestImage large(const LargeImageRequest& request);

@@ -119,6 +119,22 @@ void TestImageLayout::build() {
   build_busybox();
   build_layered();
   build_multiarch();
+  build_escape();
+}
+
+void TestImageLayout::build_escape() {
+  auto config = busybox_config();
+  config.user = "0:0";
+  config.working_dir = "/";
+  umoci({"config", "--image", image(dir(), "busybox"), "--tag", "escape", "--config.user", config.user,
+         "--config.workingdir", config.working_dir});
+  auto probe = expected_copy_of("/bin/escape_probe", BERTH_ESCAPE_PROBE);
+  probe.mode = 0755;
+  add_layer(dir(), "escape", [&](const fs::path& rootfs) { stage(rootfs, probe, BERTH_ESCAPE_PROBE); });
+  auto files = rootfs("busybox").present;
+  files.push_back(probe);
+  rootfs_["escape"] = {.present = files};
+  config_["escape"] = config;
 }
 
 void TestImageLayout::build_busybox() {

@@ -5,7 +5,8 @@
 // reports what the container holds (capabilities, no_new_privs, open
 // descriptors) and that ordinary work (fork and exec, pipes, sockets) works.
 //
-//   escape_probe HOST_PID
+//   escape_probe HOST_PID [HOST_DISK [HOST_PATH]]
+//   escape_probe --ids
 
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -178,5 +179,30 @@ int main(int argc, char** argv) {
   report("fork_exec", child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : (errno = ECHILD, -1));
   int sock = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   report("socket", sock);
+
+  // The classic chroot breakout, in a child: chroot into a subdirectory
+  // while keeping a way out, climb past it, chroot there. "seen=1" if the
+  // host path given as argv[3] is then visible.
+  if (argc > 3) {
+    pid_t climber = ::fork();
+    if (climber == 0) {
+      ::mkdir("/tmp/berth-jail", 0700);
+      int outside = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (outside < 0 || ::chroot("/tmp/berth-jail") != 0) ::_exit(2);
+      if (::fchdir(outside) != 0) ::_exit(3);
+      for (int i = 0; i < 64; ++i) (void)::chdir("..");
+      if (::chroot(".") != 0) ::_exit(4);
+      ::_exit(::access(argv[3], F_OK) == 0 ? 1 : 0);
+    }
+    int climbed = 0;
+    ::waitpid(climber, &climbed, 0);
+    int code = WIFEXITED(climbed) ? WEXITSTATUS(climbed) : -1;
+    if (code == 0 || code == 1) {
+      report("chroot_escape", 0, "seen=" + std::to_string(code));
+    } else {
+      errno = EPERM;
+      report("chroot_escape", -1, "step=" + std::to_string(code));
+    }
+  }
   return 0;
 }
