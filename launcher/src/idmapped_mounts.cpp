@@ -15,6 +15,7 @@
 #include <string>
 
 #include "berth/launcher/launcher.hpp"
+#include "raw_syscall.hpp"
 
 namespace berth::launcher {
 namespace {
@@ -28,12 +29,14 @@ Result<void> write_file(const std::string& path, const std::string& text) {
 
 // The child only waits for its parent to let it go: it shares the parent's
 // memory (CLONE_VM), not its descriptors, so it first closes its own copy of
-// the pipe's write end, then reads until the parent closes the other.
+// the pipe's write end, then reads until the parent closes the other. It
+// shares the parent's thread pointer too, so it makes raw calls only, which
+// leave the parent's errno alone.
 int wait_to_exit(void* pipe_fds) {
   const int* fds = static_cast<const int*>(pipe_fds);
-  ::close(fds[1]);
+  raw::sys(__NR_close, fds[1]);
   char byte;
-  while (::read(fds[0], &byte, 1) < 0 && errno == EINTR) {
+  while (raw::sys(__NR_read, fds[0], reinterpret_cast<long>(&byte), 1) == -EINTR) {
   }
   return 0;
 }
