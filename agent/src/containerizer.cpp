@@ -150,6 +150,36 @@ Result<std::vector<UniqueFd>> idmap_layers(const ContainerSpec& spec, const isol
   return trees;
 }
 
+// The task writes its sandbox as the account it runs as (Mesos lets an image
+// task write it as the image's user); in a user namespace, as the namespace
+// maps that account onto the host. Made by the agent, the sandbox is root's
+// until then.
+Result<void> give_sandbox(const ContainerSpec& spec, const isolators::LaunchInfo& info) {
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string who = "root";
+  if (spec.image) {
+    uid = spec.image->uid;
+    gid = spec.image->gid;
+    who = "the image's user";
+  } else if (spec.user) {
+    uid = spec.user->uid;
+    gid = spec.user->gid;
+    who = "user '" + spec.user->name + "'";
+  }
+  if (info.user_ids) {
+    if (uid >= info.user_ids->size || gid >= info.user_ids->size) {
+      return fail(who + " has an id beyond the user namespace's range");
+    }
+    uid += info.user_ids->base;
+    gid += info.user_ids->base;
+  }
+  if (uid == 0 && gid == 0) return {};
+  auto sandbox = paths::sandbox_dir(spec.container_dir);
+  if (::chown(sandbox.c_str(), uid, gid) != 0) return fail_sys("chown", sandbox.string());
+  return {};
+}
+
 void add_image_rootfs(launcher::oci::Spec& oci, const ContainerSpec& spec, bool user_namespace) {
   const auto& image = *spec.image;
   oci.root.path = (spec.container_dir / "rootfs").string();
@@ -220,27 +250,13 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
     request.runtime_dir = paths::runtime_dir(spec.container_dir);
     if (info.user_ids) {
       // The container's root is an unprivileged host id: it gets its own
-      // sandbox, output files and runtime directory.
-      for (const auto& path : {paths::sandbox_dir(spec.container_dir), paths::stdout_file(spec.container_dir),
-                               paths::stderr_file(spec.container_dir), paths::runtime_dir(spec.container_dir)}) {
+      // output files and runtime directory.
+      for (const auto& path : {paths::stdout_file(spec.container_dir), paths::stderr_file(spec.container_dir),
+                               paths::runtime_dir(spec.container_dir)}) {
         if (::chown(path.c_str(), info.user_ids->base, info.user_ids->base) != 0) return fail_sys("chown", path.string());
       }
     }
-    if (spec.user && !spec.image) {
-      // The task's own account writes its sandbox (inside a user namespace,
-      // that account as the namespace maps it).
-      std::uint32_t uid = spec.user->uid;
-      std::uint32_t gid = spec.user->gid;
-      if (info.user_ids) {
-        if (uid >= info.user_ids->size || gid >= info.user_ids->size) {
-          return fail("user '" + spec.user->name + "' has an id beyond the user namespace's range");
-        }
-        uid += info.user_ids->base;
-        gid += info.user_ids->base;
-      }
-      auto sandbox = paths::sandbox_dir(spec.container_dir);
-      if (::chown(sandbox.c_str(), uid, gid) != 0) return fail_sys("chown", sandbox.string());
-    }
+    BERTH_TRY_VOID(give_sandbox(spec, info));
     if (info.seccomp) {
       request.seccomp = std::make_shared<const launcher::SeccompProgram>(
           launcher::SeccompProgram{.instructions = info.seccomp->instructions, .flags = 0});
@@ -249,12 +265,6 @@ Result<ContainerProcess> Containerizer::launch(const ContainerSpec& spec) {
     if (spec.image) {
       if (!(info.namespaces & CLONE_NEWNS)) return fail("an image needs a mount namespace");
       for (const char* dir : {"rootfs", "upper", "work"}) BERTH_TRY_VOID(files::make_dirs(spec.container_dir / dir));
-      // The task writes its sandbox as the image's user, as Mesos lets it.
-      std::uint32_t base = info.user_ids ? info.user_ids->base : 0;
-      auto sandbox = paths::sandbox_dir(spec.container_dir);
-      if (::chown(sandbox.c_str(), base + spec.image->uid, base + spec.image->gid) != 0) {
-        return fail_sys("chown", sandbox.string());
-      }
       request.overlay = launcher::OverlayRootfs{spec.image->layers_dir, spec.image->layers,
                                                 spec.container_dir / "upper", spec.container_dir / "work"};
       if (info.user_ids) {

@@ -13,6 +13,7 @@
 
 #include "berth/common/files.hpp"
 #include "berth/common/log.hpp"
+#include "overlay_whiteouts.hpp"
 
 namespace berth::fetcher {
 namespace {
@@ -206,9 +207,9 @@ Result<void> ImageStore::ensure_user_overlay_marks(const fs::path& layer_dir) {
   for (auto it = fs::recursive_directory_iterator(layer_dir, fs::directory_options::none, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
-    if (::lgetxattr(it->path().c_str(), "trusted.overlay.opaque", value, sizeof value) < 0) continue;
-    if (::lsetxattr(it->path().c_str(), "user.overlay.opaque", "y", 1, 0) != 0) {
-      return fail_sys("lsetxattr user.overlay.opaque", it->path().string());
+    if (::lgetxattr(it->path().c_str(), kOpaqueXattr, value, sizeof value) < 0) continue;
+    if (::lsetxattr(it->path().c_str(), kUserOpaqueXattr, "y", 1, 0) != 0) {
+      return fail_sys(std::string("lsetxattr ") + kUserOpaqueXattr, it->path().string());
     }
   }
   if (ec) return fail(Error("walking layer", ec.value(), layer_dir.string()));

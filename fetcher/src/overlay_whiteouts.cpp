@@ -17,10 +17,6 @@ namespace {
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kAufsMetaPrefix = ".wh..wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
-constexpr const char* kOpaqueXattr = "trusted.overlay.opaque";
-// What overlayfs reads instead when mounted with "userxattr", as it is in a
-// container's user namespace, where trusted.* xattrs cannot be read.
-constexpr const char* kUserOpaqueXattr = "user.overlay.opaque";
 
 Result<WhiteoutOutcome> mark_opaque(int root_fd, const LayerPath& path) {
   BERTH_TRY(UniqueFd dir, open_parent_dir(root_fd, path));

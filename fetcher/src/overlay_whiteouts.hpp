@@ -9,6 +9,12 @@
 
 namespace berth::fetcher {
 
+// The xattrs that mark an opaque directory: the one overlayfs reads, and the
+// one it reads instead when mounted with "userxattr", as it is in a
+// container's user namespace, where trusted.* xattrs cannot be read.
+inline constexpr const char* kOpaqueXattr = "trusted.overlay.opaque";
+inline constexpr const char* kUserOpaqueXattr = "user.overlay.opaque";
+
 // Whether the last component of `path` is a whiteout name.
 bool is_whiteout(const LayerPath& path);
 

@@ -7,11 +7,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 
 #include "berth/common/fd.hpp"
+#include "berth/common/text.hpp"
 #include "berth/isolators/seccomp.hpp"
 
 namespace berth::isolators::seccomp {
@@ -94,9 +94,7 @@ Result<Program> compile(const Profile& profile, const std::set<std::string>& cap
     return fail(Error("seccomp_attr_set(CTL_OPTIMIZE)", -rc));
   }
   for (const auto& name : profile.architectures) {
-    auto lower = name.starts_with("SCMP_ARCH_") ? name.substr(10) : name;
-    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    auto arch = seccomp_arch_resolve_name(lower.c_str());
+    auto arch = architecture_token(name);
     if (arch == 0) return fail("seccomp: unknown architecture '" + name + "'");
     if (arch == seccomp_arch_native()) continue;
     if (int rc = seccomp_arch_add(context.ctx, arch); rc < 0 && rc != -EEXIST) {
@@ -145,6 +143,11 @@ Result<std::shared_ptr<const Program>> ProgramCache::get(const Profile& profile,
 std::size_t ProgramCache::size() const {
   std::lock_guard lock(mutex_);
   return programs_.size();
+}
+
+std::uint32_t architecture_token(std::string_view name) {
+  if (name.starts_with("SCMP_ARCH_")) name.remove_prefix(10);
+  return seccomp_arch_resolve_name(text::ascii_lower(name).c_str());
 }
 
 std::string libseccomp_version() {

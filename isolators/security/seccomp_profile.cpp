@@ -74,9 +74,7 @@ struct Parser {
 
   Result<std::string> architecture(const json::value& value, std::string_view where) const {
     BERTH_TRY(auto name, string(value, where));
-    auto lower = name.starts_with("SCMP_ARCH_") ? name.substr(10) : name;
-    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (seccomp_arch_resolve_name(lower.c_str()) == 0) {
+    if (architecture_token(name) == 0) {
       return fail(error(where, "unknown architecture '" + name + "'"));
     }
     return name;

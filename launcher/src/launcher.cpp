@@ -4,13 +4,17 @@
 #include "berth/launcher/launcher.hpp"
 
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <linux/sched.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -18,6 +22,7 @@
 #include "berth/launcher/child_plan.hpp"
 #include "berth/launcher/child_steps.hpp"
 #include "init_image.hpp"
+#include "raw_syscall.hpp"
 
 extern "C" long berth_clone3_run(clone_args* args, std::size_t size, int (*fn)(void*), void* arg);
 
@@ -56,6 +61,20 @@ Result<void> write_id_maps(pid_t pid, const oci::Spec& spec) {
   const char* setgroups = spec.process.user.additional_gids.empty() ? "deny" : "allow";
   BERTH_TRY_VOID(write_proc_file(pid, "setgroups", setgroups));
   return with_context(write_proc_file(pid, "gid_map", id_map_text(l.gid_mappings)), "linux.gidMappings");
+}
+
+// The child of make_user_namespace only waits for its parent to let it go:
+// it shares the parent's memory (CLONE_VM), not its descriptors, so it first
+// closes its own copy of the pipe's write end, then reads until the parent
+// closes the other. It shares the parent's thread pointer too, so it makes
+// raw calls only, which leave the parent's errno alone.
+int wait_to_exit(void* pipe_fds) {
+  const int* fds = static_cast<const int*>(pipe_fds);
+  raw::sys(__NR_close, fds[1]);
+  char byte;
+  while (raw::sys(__NR_read, fds[0], reinterpret_cast<long>(&byte), 1) == -EINTR) {
+  }
+  return 0;
 }
 
 // Blocks every signal in this thread for its lifetime, so that no handler of
@@ -270,6 +289,41 @@ Result<Launched> LinuxLauncher::launch(const LaunchRequest& request) {
     std::filesystem::remove(request.runtime_dir / kStartGateFile, ignored);
   }
   return launched;
+}
+
+Result<UniqueFd> make_user_namespace(std::uint32_t base, std::uint32_t size) {
+  BERTH_TRY(auto pipe, make_pipe());
+  alignas(16) static thread_local std::array<char, 16384> stack;
+  int child_fds[2] = {pipe.read_end.get(), pipe.write_end.get()};
+  pid_t pid = ::clone(wait_to_exit, stack.data() + stack.size(), CLONE_NEWUSER | CLONE_VM | SIGCHLD, child_fds);
+  if (pid < 0) return fail_sys("clone(CLONE_NEWUSER)");
+  auto mapped = [&]() -> Result<UniqueFd> {
+    oci::Spec maps;  // no additional gids: setgroups denied, as for a container
+    maps.linux_config.uid_mappings = {{0, base, size}};
+    maps.linux_config.gid_mappings = {{0, base, size}};
+    BERTH_TRY_VOID(write_id_maps(pid, maps));
+    auto ns_path = "/proc/" + std::to_string(pid) + "/ns/user";
+    UniqueFd ns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) return fail_sys("open", ns_path);
+    return ns;
+  }();
+  pipe.write_end.reset();  // the child reads end of file and exits
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return mapped;
+}
+
+Result<UniqueFd> idmapped_tree(const std::filesystem::path& path, int userns_fd) {
+  UniqueFd tree(static_cast<int>(
+      ::syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)));
+  if (!tree) return fail_sys("open_tree", path.string());
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<std::uint64_t>(userns_fd);
+  if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) {
+    return fail_sys("mount_setattr(MOUNT_ATTR_IDMAP)", path.string());
+  }
+  return tree;
 }
 
 }  // namespace berth::launcher

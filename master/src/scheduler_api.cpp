@@ -2,11 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cctype>
-
 #include "berth/common/ids.hpp"
 #include "berth/common/log.hpp"
+#include "berth/common/text.hpp"
 #include "master_process.hpp"
 #include "request.hpp"
 
@@ -31,8 +29,7 @@ std::string validate_framework_info(const v1::FrameworkInfo& info) {
 // for ACCEPT, ...), except for REVIVE and SUPPRESS, whose roles are optional.
 std::string missing_call_body(const sched::Call& call) {
   if (call.type() == sched::Call::REVIVE || call.type() == sched::Call::SUPPRESS) return {};
-  auto name = sched::Call::Type_Name(call.type());
-  std::ranges::transform(name, name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto name = text::ascii_lower(sched::Call::Type_Name(call.type()));
   const auto* field = sched::Call::descriptor()->FindFieldByName(name);
   if (field == nullptr || call.GetReflection()->HasField(call, field)) return {};
   return "Expecting '" + name + "' to be present";

@@ -84,6 +84,10 @@ class ProgramCache {
   std::map<std::string, std::shared_ptr<const Program>> programs_;
 };
 
+// libseccomp's token for an architecture named as profiles name it
+// ("SCMP_ARCH_X86_64"); 0 if libseccomp knows no such architecture.
+std::uint32_t architecture_token(std::string_view name);
+
 // The libseccomp version this was built with, e.g. "2.5.4".
 std::string libseccomp_version();
 
