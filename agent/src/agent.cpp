@@ -12,6 +12,7 @@
 
 #include "agent_process.hpp"
 #include "berth/agent/isolation.hpp"
+#include "berth/agent/task_network.hpp"
 #include "berth/agent/paths.hpp"
 #include "berth/agent/resources_detect.hpp"
 #include "berth/common/clock.hpp"
@@ -73,6 +74,26 @@ Result<isolators::UserNamespaceOptions> user_namespace_options(const Flags& flag
   return options;
 }
 
+// The network isolator's options, or none when --isolation does not name
+// network/bridge. The flags are checked either way.
+Result<std::optional<isolators::NetworkOptions>> network_options(const Flags& flags, const fs::path& work_dir) {
+  isolators::NetworkOptions options;
+  options.state_dir = work_dir / "network";
+  options.bridge = flags.network_bridge;
+  BERTH_TRY_VOID(with_context(isolators::check_interface_name(flags.network_bridge), "--network_bridge"));
+  BERTH_TRY(options.subnet, with_context(isolators::network::Ipv4Cidr::parse(flags.network_cidr), "--network_cidr"));
+  if (!flags.egress_rate_limit_per_container.empty()) {
+    BERTH_TRY(options.egress_rate, with_context(parse_bytes(flags.egress_rate_limit_per_container),
+                                                "--egress_rate_limit_per_container"));
+  }
+  if (!flags.ingress_rate_limit_per_container.empty()) {
+    BERTH_TRY(options.ingress_rate, with_context(parse_bytes(flags.ingress_rate_limit_per_container),
+                                                 "--ingress_rate_limit_per_container"));
+  }
+  if (!network_isolation(flags.isolation)) return std::optional<isolators::NetworkOptions>{};
+  return std::optional(std::move(options));
+}
+
 }  // namespace
 
 Result<void> AgentProcess::start() {
@@ -117,7 +138,9 @@ Result<void> AgentProcess::start() {
     security.max_capabilities = std::move(caps);
   }
   BERTH_TRY(auto userns, user_namespace_options(flags_, work_dir_));
-  BERTH_TRY(containerizer_, Containerizer::create(executor_, cgroups, std::move(security), std::move(userns)));
+  BERTH_TRY(auto network, network_options(flags_, work_dir_));
+  BERTH_TRY(containerizer_, Containerizer::create(executor_, cgroups, std::move(security), std::move(userns),
+                                                  std::move(network)));
   raise_open_files_limit();
   fs::path image_store = flags_.image_store_dir.empty() ? work_dir_ / "images" : fs::path(flags_.image_store_dir);
   BERTH_TRY(images_, with_context(fetcher::ImageStore::open(image_store), "--image_store_dir"));

@@ -49,6 +49,7 @@ struct TaskEntry {
   ContainerProcess process;
   isolators::cgroups2::Limits limits;  // what its cgroup enforces
   isolators::TaskSecurity security;    // what it asks of the security isolator
+  isolators::TaskNetwork network;      // what it asks of the network isolator
   std::optional<HostUser> user;        // a command task's host account (--switch_user)
   bool kill_requested = false;
   std::unique_ptr<asio::steady_timer> kill_timer;
@@ -110,6 +111,7 @@ class AgentProcess {
   struct ContainerReport {
     const TaskEntry* entry;
     const isolators::cgroups2::Statistics* statistics;  // valid until the next sample
+    std::optional<isolators::Usage> network;             // a network of its own only
   };
   std::vector<ContainerReport> container_reports();
   asio::awaitable<void> update_limits(http::Exchange& exchange);

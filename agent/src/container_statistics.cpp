@@ -1,5 +1,8 @@
 #include "berth/agent/container_statistics.hpp"
 
+#include <array>
+#include <tuple>
+
 #include <cmath>
 #include <limits>
 
@@ -110,6 +113,39 @@ void describe_container_metrics(metrics::Registry& r) {
   r.describe("berth_container_io_writes_total", "counter", "Write operations, by device");
   r.describe("berth_container_pressure_stalled_seconds_total", "counter",
              "Time some (or all) of its tasks stalled on a resource (PSI), by resource and kind");
+  r.describe("berth_container_network_receive_bytes_total", "counter", "Bytes it received (its own network only)");
+  r.describe("berth_container_network_receive_packets_total", "counter", "Packets it received");
+  r.describe("berth_container_network_receive_dropped_total", "counter", "Packets to it that were dropped");
+  r.describe("berth_container_network_transmit_bytes_total", "counter", "Bytes it sent");
+  r.describe("berth_container_network_transmit_packets_total", "counter", "Packets it sent");
+  r.describe("berth_container_network_transmit_dropped_total", "counter", "Packets from it that were dropped");
+}
+
+namespace {
+
+// Mesos's ResourceStatistics names, and the metric of each.
+constexpr std::array<std::tuple<const char*, const char*, std::optional<std::uint64_t> isolators::Usage::*>, 6>
+    kNetworkCounters{{
+        {"net_rx_bytes", "berth_container_network_receive_bytes_total", &isolators::Usage::net_rx_bytes},
+        {"net_rx_packets", "berth_container_network_receive_packets_total", &isolators::Usage::net_rx_packets},
+        {"net_rx_dropped", "berth_container_network_receive_dropped_total", &isolators::Usage::net_rx_dropped},
+        {"net_tx_bytes", "berth_container_network_transmit_bytes_total", &isolators::Usage::net_tx_bytes},
+        {"net_tx_packets", "berth_container_network_transmit_packets_total", &isolators::Usage::net_tx_packets},
+        {"net_tx_dropped", "berth_container_network_transmit_dropped_total", &isolators::Usage::net_tx_dropped},
+    }};
+
+}  // namespace
+
+void add_network_json(boost::json::object& statistics, const isolators::Usage& usage) {
+  for (const auto& [key, metric, field] : kNetworkCounters) {
+    if (const auto& value = usage.*field) statistics[key] = *value;
+  }
+}
+
+void add_network_metrics(metrics::Registry& registry, const metrics::Labels& labels, const isolators::Usage& usage) {
+  for (const auto& [key, metric, field] : kNetworkCounters) {
+    if (const auto& value = usage.*field) registry.set(metric, labels, static_cast<double>(*value));
+  }
 }
 
 void add_container_metrics(metrics::Registry& r, const metrics::Labels& labels, const Statistics& s) {

@@ -15,6 +15,7 @@
 
 #include "berth/agent/paths.hpp"
 #include "berth/common/files.hpp"
+#include "berth/common/netns.hpp"
 #include "berth/common/log.hpp"
 #include "berth/fetcher/image_store.hpp"
 #include "berth/isolators/cgroups.hpp"
@@ -31,6 +32,10 @@ struct Containerizer::Container {
   bool child = true;  // launched by this agent process (so it can reap the init)
 };
 
+namespace {
+constexpr std::size_t kNetworkNamespacesReady = 4;
+}  // namespace
+
 Result<fs::path> default_cgroups_root() {
   for (const char* mount : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
     struct statfs fs {};
@@ -42,7 +47,8 @@ Result<fs::path> default_cgroups_root() {
 Result<std::unique_ptr<Containerizer>> Containerizer::create(asio::any_io_executor executor,
                                                              const isolators::CgroupsOptions& options,
                                                              isolators::SecurityOptions security_options,
-                                                             std::optional<isolators::UserNamespaceOptions> userns) {
+                                                             std::optional<isolators::UserNamespaceOptions> userns,
+                                                             std::optional<isolators::NetworkOptions> network) {
   BERTH_TRY(auto cgroups, with_context(isolators::CgroupsIsolator::create(options), "--cgroups_root"));
   BERTH_TRY(auto security, isolators::SecurityIsolator::create(std::move(security_options)));
   if (!cgroups->missing_controllers().empty()) {
@@ -60,11 +66,29 @@ Result<std::unique_ptr<Containerizer>> Containerizer::create(asio::any_io_execut
     BERTH_TRY(auto user_namespaces, isolators::UserNamespaceIsolator::create(std::move(*userns)));
     table.push_back(std::move(user_namespaces));
   }
+  std::unique_ptr<launcher::NetworkNamespacePool> pool;
+  isolators::NetworkIsolator* network_ptr = nullptr;
+  if (network) {
+    // Namespaces are made ahead of launches; a launch that finds none ready makes its own.
+    BERTH_TRY(pool, launcher::NetworkNamespacePool::create(kNetworkNamespacesReady));
+    network->make_namespace = [raw = pool.get()]() -> Result<UniqueFd> {
+      if (auto fd = raw->take()) return fd;
+      BERTH_TRY(auto home, netns::current());
+      return netns::make(home.get());
+    };
+    BERTH_TRY(auto isolator, with_context(isolators::NetworkIsolator::create(std::move(*network)), "network isolator"));
+    network_ptr = isolator.get();
+    table.push_back(std::move(isolator));
+  }
   BERTH_TRY_VOID(with_context(launcher::prepare_launches(), "preparing the launcher"));
   BERTH_TRY(auto exits, launcher::ExitWatcher::create(executor));
   log::info("Container exits are watched with {}", launcher::to_string(exits->backend()));
-  return std::make_unique<Containerizer>(executor, std::move(table), std::make_unique<launcher::LinuxLauncher>(),
-                                         cgroups_ptr, std::move(exits), std::move(sampler));
+  auto containerizer = std::make_unique<Containerizer>(executor, std::move(table),
+                                                       std::make_unique<launcher::LinuxLauncher>(), cgroups_ptr,
+                                                       std::move(exits), std::move(sampler));
+  containerizer->network_ = network_ptr;
+  containerizer->namespaces_ = std::move(pool);
+  return containerizer;
 }
 
 Containerizer::Containerizer(asio::any_io_executor executor,
@@ -82,7 +106,12 @@ Containerizer::Containerizer(asio::any_io_executor executor,
 Containerizer::~Containerizer() = default;
 
 Result<isolators::LaunchInfo> Containerizer::prepare(const ContainerSpec& spec) {
-  isolators::ContainerConfig config{.container_id = spec.container_id, .limits = spec.limits, .security = spec.security};
+  isolators::ContainerConfig config{
+      .container_id = spec.container_id, .limits = spec.limits, .security = spec.security, .network = spec.network};
+  if (!network_ && spec.network.mode != isolators::NetworkMode::host) {
+    return fail(std::string(isolators::to_string(spec.network.mode)) +
+                " networking is not enabled on this agent (--isolation network/bridge)");
+  }
   isolators::LaunchInfo merged;
   for (auto& isolator : isolators_) {
     auto info = isolator->prepare(config);
@@ -93,6 +122,11 @@ Result<isolators::LaunchInfo> Containerizer::prepare(const ContainerSpec& spec) 
     if (info->seccomp) merged.seccomp = info->seccomp;
     if (info->capabilities) merged.capabilities = info->capabilities;
     if (info->user_ids) merged.user_ids = info->user_ids;
+    if (info->network) merged.network = info->network;
+    if (merged.network && merged.user_ids) {
+      return fail(std::string(isolators::to_string(spec.network.mode)) +
+                  " networking is not supported together with a user namespace (label berth.user_namespace=false)");
+    }
     merged.no_new_privileges |= info->no_new_privileges;
     merged.masked_paths.insert(merged.masked_paths.end(), info->masked_paths.begin(), info->masked_paths.end());
     merged.readonly_paths.insert(merged.readonly_paths.end(), info->readonly_paths.begin(),
@@ -180,7 +214,8 @@ Result<void> give_sandbox(const ContainerSpec& spec, const isolators::LaunchInfo
   return {};
 }
 
-void add_image_rootfs(launcher::oci::Spec& oci, const ContainerSpec& spec, bool user_namespace) {
+void add_image_rootfs(launcher::oci::Spec& oci, const ContainerSpec& spec, const isolators::LaunchInfo& info) {
+  bool user_namespace = info.user_ids.has_value();
   const auto& image = *spec.image;
   oci.root.path = (spec.container_dir / "rootfs").string();
   oci.process.cwd = image.cwd;
@@ -196,8 +231,24 @@ void add_image_rootfs(launcher::oci::Spec& oci, const ContainerSpec& spec, bool 
     oci.mounts.push_back({"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}});
   }
   oci.mounts.push_back({kImageSandboxPath, "bind", paths::sandbox_dir(spec.container_dir).string(), {"rbind", "rw"}});
+  if (info.network) return;  // its own files, bound by add_network_files
   for (const char* file : {"/etc/resolv.conf", "/etc/hosts"}) {
     if (fs::exists(file)) oci.mounts.push_back({file, "bind", file, {"bind", "ro", "nosuid", "nodev", "noexec"}});
+  }
+}
+
+// A container with a network namespace of its own joins the one its
+// isolator made, and sees that network's hosts, hostname and resolv.conf
+// files. On the host's filesystem, only files the host has are covered (a
+// mount point is never made in the host's /etc).
+void add_network(launcher::oci::Spec& oci, const ContainerSpec& spec, const isolators::ContainerNetwork& network) {
+  for (auto& ns : oci.linux_config.namespaces) {
+    if (ns.type == CLONE_NEWNET) ns.path = network.namespace_path;
+  }
+  oci.hostname = network.hostname;
+  for (const auto& [target, source] : network.files) {
+    if (!spec.image && !fs::exists(target)) continue;
+    oci.mounts.push_back({target, "bind", source.string(), {"bind", "ro", "nosuid", "nodev", "noexec"}});
   }
 }
 
@@ -214,7 +265,8 @@ launcher::oci::Spec command_task_spec(const ContainerSpec& spec, const isolators
   if ((info.namespaces & CLONE_NEWNS) && (info.namespaces & CLONE_NEWPID)) {
     oci.mounts.push_back({"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}});
   }
-  if (spec.image) add_image_rootfs(oci, spec, info.user_ids.has_value());
+  if (spec.image) add_image_rootfs(oci, spec, info);
+  if (info.network) add_network(oci, spec, *info.network);
   if (info.capabilities) {
     const auto& caps = *info.capabilities;
     oci.process.capabilities = launcher::oci::Capabilities{caps.bounding, caps.effective, caps.inheritable,
@@ -363,6 +415,24 @@ Result<std::optional<isolators::Limitation>> Containerizer::limitation(const std
 }
 
 std::span<const isolators::cgroups2::ContainerSample> Containerizer::sample() { return sampler_->sample(); }
+
+std::optional<std::string> Containerizer::network_address(const std::string& container_id) const {
+  if (!network_) return std::nullopt;
+  const auto* lease = network_->ipam().find(container_id);
+  if (!lease) return std::nullopt;
+  return lease->address.str();
+}
+
+std::optional<isolators::Usage> Containerizer::network_usage(const std::string& container_id) {
+  if (!network_) return std::nullopt;
+  auto usage = network_->usage(container_id);
+  if (!usage) {
+    log::debug("No network statistics for container {}: {}", container_id, usage.error().what());
+    return std::nullopt;
+  }
+  if (!usage->net_rx_bytes) return std::nullopt;
+  return *usage;
+}
 
 std::vector<std::string> Containerizer::missing_cgroup_controllers() const { return cgroups_->missing_controllers(); }
 

@@ -87,6 +87,17 @@ void add_flags(CLI::App& app, Flags& flags) {
   app.add_option("--user_namespace_ids", flags.user_namespace_ids,
                  "FIRST:COUNT: the host ids leased to user namespaces, 65536 per container")
       ->capture_default_str();
+  app.add_option("--network_bridge", flags.network_bridge,
+                 "Bridge of bridge-mode containers (with --isolation network/bridge); made if missing")
+      ->capture_default_str();
+  app.add_option("--network_cidr", flags.network_cidr,
+                 "Subnet bridge-mode containers get addresses from; the bridge takes its first address")
+      ->capture_default_str();
+  app.add_option("--egress_rate_limit_per_container", flags.egress_rate_limit_per_container,
+                 "Bytes per second a container with a network of its own may send (e.g. 10MB; a task may set "
+                 "label berth.egress_rate_limit); empty: no limit");
+  app.add_option("--ingress_rate_limit_per_container", flags.ingress_rate_limit_per_container,
+                 "Bytes per second such a container may receive (label berth.ingress_rate_limit); empty: no limit");
   app.add_option("--bounding_capabilities", flags.bounding_capabilities,
                  "Comma-separated CAP_* names: the most any task may hold (empty: no limit)");
   app.add_option("--kill_grace_period", flags.kill_grace_period,

@@ -307,7 +307,7 @@ std::vector<AgentProcess::ContainerReport> AgentProcess::container_reports() {
       log::debug("No statistics for container {}: {}", sample.container_id, sample.status.error().what());
       continue;
     }
-    reports.push_back({entry->second, &sample.statistics});
+    reports.push_back({entry->second, &sample.statistics, containerizer_->network_usage(sample.container_id)});
   }
   return reports;
 }
@@ -317,11 +317,13 @@ std::string AgentProcess::containers_json() {
   auto timestamp = now_seconds();
   for (const auto& report : container_reports()) {
     const auto& entry = *report.entry;
+    auto statistics = statistics_json(*report.statistics, entry.limits, timestamp);
+    if (report.network) add_network_json(statistics, *report.network);
     out.push_back(json::object{{"container_id", entry.container_id},
                                {"framework_id", entry.framework.id().value()},
                                {"executor_id", entry.task.task_id().value()},
                                {"executor_name", entry.task.name()},
-                               {"statistics", statistics_json(*report.statistics, entry.limits, timestamp)}});
+                               {"statistics", std::move(statistics)}});
   }
   return json::serialize(out);
 }
@@ -353,11 +355,11 @@ std::string AgentProcess::metrics_text() {
   describe_container_metrics(containers);
   for (const auto& report : container_reports()) {
     const auto& entry = *report.entry;
-    add_container_metrics(containers,
-                          {{"container_id", entry.container_id},
+    metrics::Labels labels{{"container_id", entry.container_id},
                            {"framework_id", entry.framework.id().value()},
-                           {"task_id", entry.task.task_id().value()}},
-                          *report.statistics);
+                           {"task_id", entry.task.task_id().value()}};
+    add_container_metrics(containers, labels, *report.statistics);
+    if (report.network) add_network_metrics(containers, labels, *report.network);
   }
   return metrics_.render() + containers.render();
 }

@@ -19,9 +19,22 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kIsolator
     {"cgroups/devices", "devices"},
 }};
 
+constexpr std::string_view kNetwork = "network/bridge";
+
 std::string known() {
   std::string names;
   for (const auto& [name, controller] : kIsolators) names += (names.empty() ? "" : ", ") + std::string(name);
+  return names + ", " + std::string(kNetwork);
+}
+
+std::vector<std::string_view> names_in(std::string_view isolation) {
+  std::vector<std::string_view> names;
+  while (!isolation.empty()) {
+    auto comma = isolation.find(',');
+    auto name = isolation.substr(0, comma);
+    isolation = comma == std::string_view::npos ? std::string_view() : isolation.substr(comma + 1);
+    if (!name.empty()) names.push_back(name);
+  }
   return names;
 }
 
@@ -29,11 +42,8 @@ std::string known() {
 
 Result<std::vector<std::string>> cgroup_controllers_for(std::string_view isolation) {
   std::vector<std::string> controllers;
-  while (!isolation.empty()) {
-    auto comma = isolation.find(',');
-    auto name = isolation.substr(0, comma);
-    isolation = comma == std::string_view::npos ? std::string_view() : isolation.substr(comma + 1);
-    if (name.empty()) continue;
+  for (auto name : names_in(isolation)) {
+    if (name == kNetwork) continue;
     auto it = std::ranges::find(kIsolators, name, &std::pair<std::string_view, std::string_view>::first);
     if (it == kIsolators.end()) {
       return fail("--isolation: unknown isolator '" + std::string(name) + "' (known: " + known() + ")");
@@ -41,6 +51,11 @@ Result<std::vector<std::string>> cgroup_controllers_for(std::string_view isolati
     if (std::ranges::find(controllers, it->second) == controllers.end()) controllers.emplace_back(it->second);
   }
   return controllers;
+}
+
+bool network_isolation(std::string_view isolation) {
+  auto names = names_in(isolation);
+  return std::ranges::find(names, kNetwork) != names.end();
 }
 
 }  // namespace berth::agent

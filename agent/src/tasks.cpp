@@ -8,6 +8,7 @@
 #include "agent_process.hpp"
 #include "berth/agent/paths.hpp"
 #include "berth/agent/task_image.hpp"
+#include "berth/agent/task_network.hpp"
 #include "berth/common/files.hpp"
 #include "berth/common/ids.hpp"
 #include "berth/common/log.hpp"
@@ -37,6 +38,7 @@ std::vector<std::string> mesos_env(const TaskEntry& entry, const std::string& ag
       "MESOS_AGENT_ID=" + agent_id,
       "BERTH_CONTAINER_ID=" + entry.container_id,
   };
+  for (auto& variable : port_env(entry.task, entry.network)) out.push_back(std::move(variable));
   for (const auto& variable : entry.task.command().environment().variables()) {
     out.push_back(variable.name() + "=" + variable.value());
   }
@@ -89,6 +91,15 @@ void AgentProcess::update(TaskEntry& entry, StatusChange change) {
   if (entry.task.has_executor()) *status.mutable_executor_id() = entry.task.executor().executor_id();
   status.set_timestamp(now_seconds());
   status.set_uuid(ids::to_bytes(ids::random_uuid()));
+  if (state == v1::TASK_RUNNING) {
+    // As Mesos reports a container's own address, for frameworks to find it by.
+    if (auto address = containerizer_->network_address(entry.container_id)) {
+      auto* network = status.mutable_container_status()->add_network_infos();
+      network->set_name("bridge");
+      network->add_ip_addresses()->set_ip_address(*address);
+    }
+    status.mutable_container_status()->mutable_container_id()->set_value(entry.container_id);
+  }
   if (change.exit_code) {
     auto* label = status.mutable_labels()->add_labels();
     label->set_key("exit_code");
@@ -211,6 +222,12 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
     return;
   }
   entry.security = std::move(*security);
+  auto network = task_network(task);
+  if (!network) {
+    update(entry, v1::TASK_ERROR, "Invalid task: " + network.error().what(), v1::TaskStatus::REASON_TASK_INVALID);
+    return;
+  }
+  entry.network = std::move(*network);
   auto image = task_image(task);
   if (image && !*image && flags_.switch_user) {
     // As Mesos: the command's user, else the framework's.
@@ -312,6 +329,7 @@ Result<ContainerProcess> AgentProcess::launch(TaskEntry& entry) {
   spec.limits = entry.limits;
   spec.security = entry.security;
   spec.user = entry.user;
+  spec.network = entry.network;
   if (entry.image) {
     // The image's variables first, then these (image_command merges them).
     auto env = mesos_env(entry, agent_id_, kImageSandboxPath);

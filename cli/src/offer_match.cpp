@@ -38,14 +38,36 @@ v1::Resource piece_of(const v1::Resource& offered, double amount) {
   return piece;
 }
 
+// The offered ports resource that holds `port`, if any.
+const v1::Resource* ports_holding(const ResourceList& resources, std::uint64_t port) {
+  for (const auto& resource : resources) {
+    if (resource.name() != "ports" || resource.type() != v1::Value::RANGES) continue;
+    for (const auto& range : resource.ranges().range()) {
+      if (port >= range.begin() && port <= range.end()) return &resource;
+    }
+  }
+  return nullptr;
+}
+
+std::string port_list(const std::vector<std::uint64_t>& ports) {
+  std::string out;
+  for (auto port : ports) out += (out.empty() ? "" : ",") + std::to_string(port);
+  return ";ports:[" + out + "]";
+}
+
 }  // namespace
 
-std::string describe(const Ask& ask) { return join(wanted(ask)); }
+std::string describe(const Ask& ask) { return join(wanted(ask)) + (ask.ports.empty() ? "" : port_list(ask.ports)); }
 
 std::string describe_offered(const ResourceList& resources, const Ask& ask) {
   auto items = wanted(ask);
   for (auto& item : items) item.amount = scalar_total(resources, item.name);
-  return join(items);
+  if (ask.ports.empty()) return join(items);
+  std::vector<std::uint64_t> held;
+  for (auto port : ask.ports) {
+    if (ports_holding(resources, port)) held.push_back(port);
+  }
+  return join(items) + port_list(held);
 }
 
 double scalar_total(const ResourceList& resources, std::string_view name) {
@@ -57,9 +79,11 @@ double scalar_total(const ResourceList& resources, std::string_view name) {
 }
 
 bool fits(const v1::Offer& offer, const Ask& ask) {
-  return std::ranges::all_of(wanted(ask), [&](const Wanted& item) {
-    return scalar_total(offer.resources(), item.name) + kEpsilon >= item.amount;
-  });
+  return std::ranges::all_of(wanted(ask),
+                             [&](const Wanted& item) {
+                               return scalar_total(offer.resources(), item.name) + kEpsilon >= item.amount;
+                             }) &&
+         std::ranges::all_of(ask.ports, [&](std::uint64_t port) { return ports_holding(offer.resources(), port); });
 }
 
 std::optional<int> first_fit(const OfferList& offers, const Ask& ask) {
@@ -82,6 +106,14 @@ std::vector<v1::Resource> take_resources(const v1::Offer& offer, const Ask& ask)
       remaining -= piece;
     }
   }
+  for (auto port : ask.ports) {
+    v1::Resource piece = *ports_holding(offer.resources(), port);
+    piece.mutable_ranges()->clear_range();
+    auto* range = piece.mutable_ranges()->add_range();
+    range->set_begin(port);
+    range->set_end(port);
+    taken.push_back(std::move(piece));
+  }
   return taken;
 }
 
@@ -90,6 +122,11 @@ double coverage(const v1::Offer& offer, const Ask& ask) {
   double sum = 0;
   for (const auto& item : items) {
     sum += std::min(1.0, scalar_total(offer.resources(), item.name) / item.amount);
+  }
+  if (!ask.ports.empty()) {
+    auto held = std::ranges::count_if(ask.ports, [&](std::uint64_t port) { return ports_holding(offer.resources(), port); });
+    sum += static_cast<double>(held) / static_cast<double>(ask.ports.size());
+    return sum / static_cast<double>(items.size() + 1);
   }
   return sum / static_cast<double>(items.size());
 }

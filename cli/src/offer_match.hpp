@@ -17,14 +17,16 @@ namespace v1 = berth::mesos::v1;
 using OfferList = google::protobuf::RepeatedPtrField<v1::Offer>;
 using ResourceList = google::protobuf::RepeatedPtrField<v1::Resource>;
 
-// What the task asks for. disk_mb == 0 means disk is not asked for.
+// What the task asks for. disk_mb == 0 means disk is not asked for; ports
+// are particular host ports (those of its port mappings).
 struct Ask {
   double cpus = 0;
   double mem_mb = 0;
   double disk_mb = 0;
+  std::vector<std::uint64_t> ports = {};
 };
 
-// "cpus:0.1;mem:32" (and ";disk:N" when asked).
+// "cpus:0.1;mem:32" (and ";disk:N" and ";ports:[8080,8081]" when asked).
 std::string describe(const Ask& ask);
 // The same names with what `resources` hold of them, e.g. "cpus:0.05;mem:16".
 std::string describe_offered(const ResourceList& resources, const Ask& ask);

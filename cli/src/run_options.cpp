@@ -37,6 +37,14 @@ void add_run_flags(CLI::App& run, RunOptions& o) {
                  "(default: the agent's default set)");
   run.add_option("--user", o.user,
                  "Account the task runs as on the agent (CommandInfo.user; default: yours), or in an image");
+  run.add_option("--network", o.network,
+                 "host (the agent's network and ports), bridge (an address of its own on the agent's bridge) "
+                 "or none (loopback only)")
+      ->check(CLI::IsMember({"host", "bridge", "none"}))
+      ->capture_default_str();
+  run.add_option("--publish", o.publish,
+                 "HOST:CONTAINER[/udp]: map a host port (taken from the offer) to a container port; "
+                 "with --network bridge (repeatable)");
   run.add_option("--seccomp_profile", o.seccomp_profile,
                  "Seccomp profile of the task: a name in the agent's --seccomp_config_dir, or 'unconfined'");
   run.add_option("--kill_grace_period", o.kill_grace_period_s,
@@ -116,7 +124,36 @@ Result<void> validate(const RunOptions& o) {
   for (const auto& label : o.labels) BERTH_TRY_VOID(parse_env_var(label, "--label"));
   if (!o.cpus_limit.empty()) BERTH_TRY_VOID(parse_limit("--cpus_limit", o.cpus_limit));
   if (!o.mem_limit.empty()) BERTH_TRY_VOID(parse_limit("--mem_limit", o.mem_limit));
+  for (const auto& mapping : o.publish) BERTH_TRY_VOID(parse_publish(mapping));
+  if (!o.publish.empty() && o.network != "bridge") return fail("--publish needs --network bridge");
   return {};
+}
+
+Result<Published> parse_publish(std::string_view text) {
+  auto bad = [&](const std::string& why) { return fail("--publish '" + std::string(text) + "': " + why); };
+  Published out;
+  auto slash = text.find('/');
+  if (slash != std::string_view::npos) {
+    out.protocol = std::string(text.substr(slash + 1));
+    if (out.protocol != "tcp" && out.protocol != "udp") return bad("the protocol must be tcp or udp");
+    text = text.substr(0, slash);
+  }
+  auto colon = text.find(':');
+  if (colon == std::string_view::npos) return bad("expected HOST:CONTAINER[/udp]");
+  auto port = [](std::string_view digits) -> std::optional<std::uint32_t> {
+    std::uint32_t value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || value == 0 || value > 65535) {
+      return std::nullopt;
+    }
+    return value;
+  };
+  auto host = port(text.substr(0, colon));
+  auto container = port(text.substr(colon + 1));
+  if (!host || !container) return bad("ports are numbers from 1 to 65535");
+  out.host_port = *host;
+  out.container_port = *container;
+  return out;
 }
 
 }  // namespace berth::cli

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -32,6 +33,8 @@ struct RunOptions {
   std::optional<std::string> capabilities;    // the task's effective set: comma-separated CAP_* or bare names, or "none"
   std::string seccomp_profile;                // the berth.seccomp_profile label; empty: the agent's
   std::string user;                           // CommandInfo.user; empty: the framework's (the caller's)
+  std::string network = "host";               // host | bridge | none
+  std::vector<std::string> publish;           // HOST:CONTAINER[/tcp|/udp] port mappings (bridge)
   double failover_timeout_s = 10;
   double master_timeout_s = 60;
   bool quiet = false;
@@ -60,6 +63,14 @@ Result<void> validate(const RunOptions& options);
 // "KEY=VALUE" -> {KEY, VALUE}; the value may be empty or contain '='. `flag`
 // names the option in the error.
 Result<EnvVar> parse_env_var(std::string_view text, std::string_view flag = "--env");
+
+struct Published {
+  std::uint32_t host_port = 0;
+  std::uint32_t container_port = 0;
+  std::string protocol = "tcp";
+};
+// A --publish value: "8080:80", "5353:53/udp".
+Result<Published> parse_publish(std::string_view text);
 
 // A --cpus_limit or --mem_limit value: a positive number, or "infinity" for
 // no limit at all.

@@ -26,6 +26,15 @@ constexpr double kRefuseWhileWaiting = 1;
 // Once the task is launched this framework needs nothing more from any agent.
 constexpr double kRefuseAfterLaunch = 3600;
 
+// The host ports of the task's --publish mappings (validated already).
+std::vector<std::uint64_t> host_ports(const RunOptions& options) {
+  std::vector<std::uint64_t> ports;
+  for (const auto& text : options.publish) {
+    if (auto published = parse_publish(text)) ports.push_back(published->host_port);
+  }
+  return ports;
+}
+
 std::chrono::milliseconds to_duration(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
@@ -42,7 +51,7 @@ Runner::Runner(asio::any_io_executor executor, RunnerSetup setup)
       options_(std::move(setup.options)),
       framework_(std::move(setup.framework)),
       console_(setup.console),
-      ask_{.cpus = options_.cpus, .mem_mb = options_.mem_mb, .disk_mb = options_.disk_mb},
+      ask_{.cpus = options_.cpus, .mem_mb = options_.mem_mb, .disk_mb = options_.disk_mb, .ports = host_ports(options_)},
       master_name_(setup.leader ? options_.master : fmt::format("{}:{}", setup.master.host, setup.master.port)),
       master_(std::move(setup.master), std::move(setup.leader)) {}
 

@@ -112,6 +112,23 @@ Result<v1::TaskInfo> build_task_info(const RunOptions& options, const v1::Offer&
     }
     if (!task.container().has_type()) task.mutable_container()->set_type(v1::ContainerInfo::MESOS);
   }
+  if (options.network == "bridge") {
+    // Mesos's way to put a container on a named network, with its mappings.
+    auto* network = task.mutable_container()->add_network_infos();
+    network->set_name("bridge");
+    for (const auto& text : options.publish) {
+      BERTH_TRY(auto published, parse_publish(text));
+      auto* mapping = network->add_port_mappings();
+      mapping->set_host_port(published.host_port);
+      mapping->set_container_port(published.container_port);
+      mapping->set_protocol(published.protocol);
+    }
+    if (!task.container().has_type()) task.mutable_container()->set_type(v1::ContainerInfo::MESOS);
+  } else if (options.network == "none") {
+    auto* label = task.mutable_labels()->add_labels();
+    label->set_key("berth.network");
+    label->set_value("none");
+  }
   if (!options.seccomp_profile.empty()) {
     auto* label = task.mutable_labels()->add_labels();
     label->set_key("berth.seccomp_profile");

@@ -9,32 +9,18 @@
 #include <cstring>
 
 #include "berth/common/log.hpp"
+#include "berth/common/netns.hpp"
 
 namespace berth::launcher {
-
-Result<UniqueFd> make_network_namespace(int home) {
-  // unshare and setns change only the calling thread's namespaces.
-  if (::unshare(CLONE_NEWNET) != 0) return fail_sys("unshare(CLONE_NEWNET)");
-  UniqueFd fresh(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  int error = fresh ? 0 : errno;
-  if (::setns(home, CLONE_NEWNET) != 0) {
-    // A thread stuck in a namespace it made must not make more from there.
-    log::error("Cannot return to the home network namespace: {}", std::strerror(errno));
-    std::abort();
-  }
-  if (!fresh) return fail(Error::sys("open", error, "/proc/thread-self/ns/net"));
-  return fresh;
-}
 
 NetworkNamespacePool::NetworkNamespacePool(std::size_t capacity, UniqueFd home)
     : capacity_(capacity), home_(std::move(home)) {}
 
 Result<std::unique_ptr<NetworkNamespacePool>> NetworkNamespacePool::create(std::size_t capacity) {
   if (capacity == 0) return fail("network namespace pool: capacity must be at least 1");
-  UniqueFd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!home) return fail_sys("open", "/proc/thread-self/ns/net");
+  BERTH_TRY(auto home, netns::current());
   std::unique_ptr<NetworkNamespacePool> pool(new NetworkNamespacePool(capacity, std::move(home)));
-  BERTH_TRY(auto first, with_context(make_network_namespace(pool->home_.get()), "network namespace pool"));
+  BERTH_TRY(auto first, with_context(netns::make(pool->home_.get()), "network namespace pool"));
   pool->ready_.push_back(std::move(first));
   pool->thread_ = std::thread([raw = pool.get()] { raw->refill(); });
   return pool;
@@ -55,7 +41,7 @@ void NetworkNamespacePool::refill() {
     wanted_.wait(lock, [this] { return stopping_ || ready_.size() < capacity_; });
     if (stopping_) return;
     lock.unlock();
-    auto fresh = make_network_namespace(home_.get());
+    auto fresh = netns::make(home_.get());
     lock.lock();
     if (!fresh) {
       log::warn("Network namespace pool: {}; launches create their own meanwhile", fresh.error().what());

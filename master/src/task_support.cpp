@@ -14,8 +14,17 @@ std::string not_supported(std::string_view field, std::string_view what) {
 std::string container_problem(const v1::ContainerInfo& container, std::string_view where) {
   auto field = [&](std::string_view name) { return std::string(where) + ".container." + std::string(name); };
   if (container.volumes_size() > 0) return not_supported(field("volumes"), "volumes are");
-  if (container.network_infos_size() > 0) {
-    return not_supported(field("network_infos"), "container networks (CNI) are");
+  // One network: the agents' "bridge", with port mappings; not CNI networks.
+  if (container.network_infos_size() > 1) return not_supported(field("network_infos"), "several networks are");
+  if (container.network_infos_size() == 1) {
+    const auto& network = container.network_infos(0);
+    if (network.name() != "bridge") {
+      return not_supported(field("network_infos[0].name"),
+                           "networks other than \"bridge\" (CNI networks) are");
+    }
+    if (network.ip_addresses_size() > 0 || network.groups_size() > 0) {
+      return not_supported(field("network_infos[0]"), "requested IP addresses and network groups are");
+    }
   }
   if (container.has_rlimit_info()) return not_supported(field("rlimit_info"), "per-task rlimits are");
   if (container.has_tty_info()) return not_supported(field("tty_info"), "a TTY is");
@@ -35,13 +44,14 @@ std::string container_problem(const v1::ContainerInfo& container, std::string_vi
   }
   if (container.has_docker()) {
     const auto& docker = container.docker();
-    if (docker.network() != v1::ContainerInfo::DockerInfo::HOST) {
-      return not_supported(field("docker.network"),
-                           v1::ContainerInfo::DockerInfo::Network_Name(docker.network()) + " networking is");
+    // HOST, BRIDGE and NONE run on an agent's network isolator.
+    if (docker.network() == v1::ContainerInfo::DockerInfo::USER) {
+      return not_supported(field("docker.network"), "USER networks are");
     }
-    if (docker.port_mappings_size() > 0) {
-      return field("docker.port_mappings") + ": port mappings need BRIDGE networking; with HOST the task "
-                                             "listens on the ports of its resources";
+    if (docker.port_mappings_size() > 0 && docker.network() != v1::ContainerInfo::DockerInfo::BRIDGE) {
+      return field("docker.port_mappings") + ": port mappings need BRIDGE networking; with " +
+             v1::ContainerInfo::DockerInfo::Network_Name(docker.network()) +
+             " the task listens on the ports of its resources";
     }
     if (docker.privileged()) return not_supported(field("docker.privileged"), "privileged containers are");
     if (docker.parameters_size() > 0) {

@@ -20,7 +20,7 @@ TEST(IsolationTest, AnUnknownIsolatorIsNamed) {
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().what(),
             "--isolation: unknown isolator 'posix/mem' (known: cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/io, "
-            "cgroups/blkio, cgroups/cpuset, cgroups/hugetlb, cgroups/devices)");
+            "cgroups/blkio, cgroups/cpuset, cgroups/hugetlb, cgroups/devices, network/bridge)");
 }
 
 }  // namespace

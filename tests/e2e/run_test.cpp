@@ -34,6 +34,16 @@ TEST_F(RunTest, SucceedingTaskPrintsItsOutputAndStates) {
       << result.err;
 }
 
+TEST_F(RunTest, BridgeNetworkingOnAnAgentWithoutItFailsTheTaskClearly) {
+  for (const char* mode : {"bridge", "none"}) {
+    auto result = cluster_.run({std::string("--network=") + mode, "--", "/bin/true"});
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find(std::string(mode) + " networking is not enabled on this agent (--isolation network/bridge)"),
+              std::string::npos)
+        << result.err;
+  }
+}
+
 TEST_F(RunTest, NonZeroExitIsTaskFailedWithTheExitCode) {
   auto result = cluster_.run({"--shell", "--", "echo oops >&2; exit 3"});
   EXPECT_EQ(result.exit_code, 3) << result.err;

@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include "berth/common/netns.hpp"
 #include "berth/launcher/netns_pool.hpp"
 #include "launcher/rootfs_test_util.hpp"
 #include "support/process.hpp"
@@ -33,7 +34,7 @@ class NamespacesTest : public testing::RootfsLaunchTest {
 
 TEST_F(NamespacesTest, AContainerJoinsTheNetworkNamespaceAtItsPath) {
   UniqueFd home(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
-  auto made = make_network_namespace(home.get());
+  auto made = netns::make(home.get());
   ASSERT_TRUE(made) << made.error().what();
   auto ran = in_netns(NetworkNamespacePool::path_of(*made), "readlink /proc/self/ns/net");
   EXPECT_EQ(ran.code, 0) << ran.err;

@@ -168,7 +168,7 @@ TEST_F(TaskGroupTest, TasksAskingForWhatBerthDoesNotDoAreRefusedNamingTheField) 
   auto bridged = task("bridged", "cpus:0.1;mem:32");
   bridged.mutable_container()->set_type(v1::ContainerInfo::DOCKER);
   bridged.mutable_container()->mutable_docker()->set_image("busybox");
-  bridged.mutable_container()->mutable_docker()->set_network(v1::ContainerInfo::DockerInfo::BRIDGE);
+  bridged.mutable_container()->mutable_docker()->set_network(v1::ContainerInfo::DockerInfo::USER);
   auto fetching = task("fetching", "cpus:0.1;mem:32");
   fetching.mutable_command()->add_uris()->set_value("http://example.com/app.tgz");
   auto with_executor = task("custom", "cpus:0.1;mem:32");

@@ -95,7 +95,7 @@ void Cluster::start_agent() {
   auto master = options_.agent_master.empty() ? master_address() : options_.agent_master;
   std::vector<std::string> argv{bin("berth-agent").string(), "--master=" + master,
                                 "--port=" + std::to_string(agent_port_), "--work_dir=" + (dir_ / "agent").string(),
-                                "--cgroups_root=" + cgroups_root_.string(), "--resources=cpus:2;mem:2048",
+                                "--cgroups_root=" + cgroups_root_.string(), "--resources=" + options_.agent_resources,
                                 "--registration_backoff_factor=0.1", "--status_update_retry_interval=1",
                                 "--kill_grace_period=2",
                                 // The build hosts are cgroup hybrid: their cgroup2 offers hardly any

@@ -22,6 +22,7 @@ class Cluster {
     std::vector<std::string> master_flags;
     std::vector<std::string> agent_flags;
     std::string agent_master = {};  // the agent's --master; empty: this cluster's master
+    std::string agent_resources = "cpus:2;mem:2048";
   };
   Cluster();
   explicit Cluster(Options options);

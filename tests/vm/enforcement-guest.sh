@@ -8,7 +8,10 @@ export CI=true BERTH_FULL_CGROUP2=1
 failures=0
 
 echo "== isolators_root_tests (full cgroup v2)"
-/vm/isolators_root_tests --gtest_brief=1 || failures=$((failures + 1))
+# The network isolator needs veth, bridge, nf_tables and sch_tbf, modules of
+# Debian's kernel that the guest's initramfs does not carry; its tests run on
+# the host, in network namespaces of their own.
+/vm/isolators_root_tests --gtest_brief=1 --gtest_filter=-NetworkIsolatorTest.* || failures=$((failures + 1))
 
 echo "== vm_enforcement_tests"
 /vm/vm_enforcement_tests || failures=$((failures + 1))

@@ -11,6 +11,7 @@
 #include "berth/common/metrics.hpp"
 #include "berth/isolators/cgroups2/limits.hpp"
 #include "berth/isolators/cgroups2/statistics.hpp"
+#include "berth/isolators/isolator.hpp"
 
 namespace berth::agent {
 
@@ -23,5 +24,10 @@ void describe_container_metrics(metrics::Registry& registry);
 // Sets one container's samples; `labels` identify it (container_id, framework_id, task_id).
 void add_container_metrics(metrics::Registry& registry, const metrics::Labels& labels,
                            const isolators::cgroups2::Statistics& stats);
+
+// A container's network counters (a network of its own only), under
+// Mesos's names (net_rx_bytes, ...) and as berth_container_network_* series.
+void add_network_json(boost::json::object& statistics, const isolators::Usage& usage);
+void add_network_metrics(metrics::Registry& registry, const metrics::Labels& labels, const isolators::Usage& usage);
 
 }  // namespace berth::agent

@@ -21,10 +21,12 @@
 #include "berth/isolators/cgroups2/stats_sampler.hpp"
 #include "berth/agent/host_user.hpp"
 #include "berth/isolators/isolator.hpp"
+#include "berth/isolators/network.hpp"
 #include "berth/isolators/security.hpp"
 #include "berth/isolators/user_namespace.hpp"
 #include "berth/launcher/exit_watcher.hpp"
 #include "berth/launcher/launcher.hpp"
+#include "berth/launcher/netns_pool.hpp"
 
 namespace berth::agent {
 
@@ -48,6 +50,7 @@ struct ContainerSpec {
   std::optional<ContainerImage> image = {};  // empty: the host's filesystem
   isolators::TaskSecurity security = {};     // capabilities and seccomp profile the task asks for
   std::optional<HostUser> user = {};         // a command task's host account; empty: the agent's (root)
+  isolators::TaskNetwork network = {};       // host, bridge or none; port mappings; bandwidth
 };
 
 // Where the sandbox appears inside an image's root filesystem (Mesos's path).
@@ -67,11 +70,14 @@ struct ContainerProcess {
 
 class Containerizer {
  public:
-  // The default isolator table: cgroups (see CgroupsOptions), then namespaces.
+  // The default isolator table: cgroups (see CgroupsOptions), namespaces,
+  // security, then user namespaces and the network when asked for. Without
+  // `network`, tasks share the host's network and bridge or none fails.
   static Result<std::unique_ptr<Containerizer>> create(boost::asio::any_io_executor executor,
                                                        const isolators::CgroupsOptions& cgroups,
                                                        isolators::SecurityOptions security = {},
-                                                       std::optional<isolators::UserNamespaceOptions> user_namespaces = {});
+                                                       std::optional<isolators::UserNamespaceOptions> user_namespaces = {},
+                                                       std::optional<isolators::NetworkOptions> network = {});
   Containerizer(boost::asio::any_io_executor executor,
                 std::vector<std::unique_ptr<isolators::Isolator>> isolators,
                 std::unique_ptr<launcher::Launcher> launcher, isolators::CgroupsIsolator* cgroups,
@@ -95,6 +101,10 @@ class Containerizer {
   Result<void> update(const std::string& container_id, const isolators::cgroups2::Limits& limits);
   // The statistics of every running container, read in one batch.
   std::span<const isolators::cgroups2::ContainerSample> sample();
+  // The container's address on the bridge; nullopt in host or none mode.
+  std::optional<std::string> network_address(const std::string& container_id) const;
+  // What the container sent and received; nullopt without a network of its own.
+  std::optional<isolators::Usage> network_usage(const std::string& container_id);
   // Signals the container's init, which forwards catchable signals to the task.
   Result<void> signal(const std::string& container_id, int signal);
   // Kills everything in the container at once.
@@ -127,6 +137,8 @@ class Containerizer {
   std::unique_ptr<isolators::cgroups2::StatsSampler> sampler_;
   std::map<std::string, std::unique_ptr<Container>> containers_;
   bool released_ = false;
+  isolators::NetworkIsolator* network_ = nullptr;
+  std::unique_ptr<launcher::NetworkNamespacePool> namespaces_;  // where network_ takes namespaces from
 };
 
 // The cgroup v2 directory to use when --cgroups_root is not given:

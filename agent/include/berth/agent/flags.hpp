@@ -16,7 +16,8 @@ struct Flags {
   std::string resources;                    // "cpus:4;mem:8192;ports:[31000-32000]" or JSON; overrides detection
   std::string cgroups_root;                 // default: <cgroup2 mount>/berth
   // Mesos-style isolators: cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/io
-  // (or cgroups/blkio), cgroups/cpuset, cgroups/hugetlb, cgroups/devices.
+  // (or cgroups/blkio), cgroups/cpuset, cgroups/hugetlb, cgroups/devices;
+  // network/bridge enables bridge and none networking (isolation.hpp).
   std::string isolation = "cgroups/cpu,cgroups/mem,cgroups/pids,cgroups/io,cgroups/devices";
   bool allow_missing_cgroup_controllers = false;  // run without a requested controller the kernel lacks
   bool cgroups_enable_cfs = true;           // cpu.max from the cpus request when a task sets no limit
@@ -38,6 +39,10 @@ struct Flags {
   bool switch_user = true;                  // run command tasks as their user (CommandInfo's, else the framework's)
   bool user_namespaces = false;             // every container in its own user namespace (a task may opt out)
   std::string user_namespace_ids = "100000:4194304";  // first:count of the host ids leased 65536 per container
+  std::string network_bridge = "berth0";    // the bridge of bridge-mode containers (made if missing)
+  std::string network_cidr = "172.31.0.0/16";  // their subnet; the bridge takes its first address
+  std::string egress_rate_limit_per_container;   // bytes/s a container may send (10MB, ...); empty: none
+  std::string ingress_rate_limit_per_container;  // bytes/s it may receive
   std::string bounding_capabilities;        // comma-separated: the most a task may hold; empty: no limit
   double kill_grace_period = 3.0;           // SIGTERM -> SIGKILL delay when a kill policy gives none
   double status_update_retry_interval = 10.0;  // seconds before an unacknowledged update is resent

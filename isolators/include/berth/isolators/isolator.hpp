@@ -22,6 +22,7 @@
 
 #include "berth/common/error.hpp"
 #include "berth/isolators/cgroups2/limits.hpp"
+#include "berth/isolators/network/port_mapping.hpp"
 #include "berth/isolators/seccomp.hpp"
 
 namespace berth::isolators {
@@ -42,10 +43,35 @@ struct IdRange {
   bool operator==(const IdRange&) const = default;
 };
 
+// How a container reaches the network (network.hpp):
+//   host    the host's network namespace (and the ports the task was given)
+//   bridge  a namespace of its own on the agent's bridge, with an address,
+//           masqueraded egress and host ports mapped to container ports
+//   none    a namespace of its own with loopback only
+enum class NetworkMode { host, bridge, none };
+std::string_view to_string(NetworkMode mode);
+
+struct TaskNetwork {
+  NetworkMode mode = NetworkMode::host;
+  std::vector<network::PortMapping> ports = {};  // bridge only
+  // Bytes per second; unset: the agent's default; 0: unlimited.
+  std::optional<std::uint64_t> egress_rate = {};
+  std::optional<std::uint64_t> ingress_rate = {};
+};
+
 struct ContainerConfig {
   std::string container_id = {};
   cgroups2::Limits limits = {};  // what the container's cgroup enforces
   TaskSecurity security = {};
+  TaskNetwork network = {};
+};
+
+// A network namespace made for the container, and the files that describe
+// it, bound over the container's own.
+struct ContainerNetwork {
+  std::string namespace_path;  // joined by the container (/proc/self/fd/N)
+  std::string hostname;
+  std::vector<std::pair<std::string, std::filesystem::path>> files;  // container path, host file
 };
 
 // Capability sets as CAP_* numbers.
@@ -68,6 +94,7 @@ struct LaunchInfo {
   std::vector<std::string> masked_paths;    // when the container has a /proc of its own
   std::vector<std::string> readonly_paths;
   std::optional<IdRange> user_ids;  // a user namespace whose root is user_ids->base on the host
+  std::optional<ContainerNetwork> network;  // absent: the host's network namespace
 };
 
 struct Usage {
@@ -76,6 +103,13 @@ struct Usage {
   std::uint64_t cpu_system_usec = 0;
   std::optional<std::uint64_t> memory_current;  // absent when the memory controller is not enabled
   std::uint64_t pids_current = 0;
+  // What the container sent and received, when it has a network of its own.
+  std::optional<std::uint64_t> net_rx_bytes;
+  std::optional<std::uint64_t> net_rx_packets;
+  std::optional<std::uint64_t> net_tx_bytes;
+  std::optional<std::uint64_t> net_tx_packets;
+  std::optional<std::uint64_t> net_rx_dropped;
+  std::optional<std::uint64_t> net_tx_dropped;
 };
 
 class Isolator {

@@ -58,8 +58,4 @@ class NetworkNamespacePool {
   std::thread thread_;
 };
 
-// One fresh network namespace: unshare in this thread, keep a descriptor,
-// return to the namespace `home` refers to.
-Result<UniqueFd> make_network_namespace(int home);
-
 }  // namespace berth::launcher
