@@ -246,6 +246,10 @@ void add_network(launcher::oci::Spec& oci, const ContainerSpec& spec, const isol
     if (ns.type == CLONE_NEWNET) ns.path = network.namespace_path;
   }
   oci.hostname = network.hostname;
+  // sysfs shows the network devices of the namespace it was mounted in: a
+  // task on the host's filesystem gets one of its own (as Mesos's
+  // port_mapping isolator does), or it would list the host's interfaces.
+  if (!spec.image) oci.mounts.push_back({"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}});
   for (const auto& [target, source] : network.files) {
     if (!spec.image && !fs::exists(target)) continue;
     oci.mounts.push_back({target, "bind", source.string(), {"bind", "ro", "nosuid", "nodev", "noexec"}});

@@ -24,6 +24,8 @@ const std::vector<std::string> kAllowed = {
     "rmdir", "sendfile", "setxattr", "splice", "stat", "statfs", "statx", "symlink", "symlinkat", "sync",
     "sync_file_range", "syncfs", "tee", "truncate", "umask", "unlink", "unlinkat", "utime", "utimensat",
     "utimes", "vmsplice", "write", "writev", "chdir", "chmod", "chown", "lchown", "memfd_create",
+    // devices, terminals and sockets: what a request may do is the driver's and the capabilities' to say
+    "ioctl",
     // events and polling
     "epoll_create", "epoll_create1", "epoll_ctl", "epoll_pwait", "epoll_pwait2", "epoll_wait", "eventfd",
     "eventfd2", "inotify_add_watch", "inotify_init", "inotify_init1", "inotify_rm_watch", "io_cancel",

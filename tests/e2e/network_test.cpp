@@ -16,7 +16,9 @@
 #include "berth/common/netns.hpp"
 #include "berth/isolators/network/netlink.hpp"
 #include "support/cluster.hpp"
+#include "support/registry.hpp"
 #include "support/root.hpp"
+#include "support/test_images.hpp"
 
 namespace berth::testing {
 namespace {
@@ -47,10 +49,12 @@ class NetworkTest : public ::testing::Test {
     start();
   }
 
-  void start() {
+  virtual void start(std::vector<std::string> flags = {}) {
+    flags.push_back("--isolation=cgroups/cpu,cgroups/mem,cgroups/pids,network/bridge");
+    flags.push_back("--network_cidr=10.88.0.0/24");
     cluster_ = std::make_unique<Cluster>(Cluster::Options{
         .master_flags = {},
-        .agent_flags = {"--isolation=cgroups/cpu,cgroups/mem,cgroups/pids,network/bridge", "--network_cidr=10.88.0.0/24"},
+        .agent_flags = std::move(flags),
         .agent_master = {},
         .agent_resources = "cpus:2;mem:2048;ports:[31000-31009]"});
     cluster_->start_master();
@@ -122,6 +126,23 @@ TEST_F(NetworkTest, ABridgeTaskHasItsOwnAddressAndServesThroughItsPortMapping) {
   EXPECT_EQ(leases(), 0u) << "the lease went with the task";
 }
 
+// With the agent's default capabilities and seccomp profile, the usual
+// tools work in a container's own network namespace.
+TEST_F(NetworkTest, NetworkingToolsWorkInsideTheContainersOwnNamespace) {
+  auto ran = cluster_->run(
+      {"--network=bridge", "--shell", "--",
+       "echo sysfs: $(ls /sys/class/net); busybox ip -4 addr show dev eth0; busybox ip route; "
+       "busybox ping -c 1 -W 5 10.99.0.2; "
+       "busybox ip link set eth0 mtu 1400 || echo 'no CAP_NET_ADMIN'"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.out << ran.err << cluster_->agent_log();
+  EXPECT_NE(ran.out.find("inet 10.88.0."), std::string::npos) << ran.out << ran.err;
+  EXPECT_NE(ran.out.find("default via 10.88.0.1 dev eth0"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("sysfs: eth0 lo\n"), std::string::npos) << "a sysfs of its own network: " << ran.out;
+  EXPECT_NE(ran.out.find("1 packets received"), std::string::npos) << "ping through the masquerade: " << ran.out;
+  EXPECT_NE(ran.out.find("no CAP_NET_ADMIN"), std::string::npos) << "Docker's default set has no NET_ADMIN";
+  EXPECT_NE(ran.err.find("ip: SIOCSIFMTU: Operation not permitted"), std::string::npos) << ran.err;
+}
+
 TEST_F(NetworkTest, ANoneTaskHasLoopbackOnly) {
   auto ran = cluster_->run({"--network=none", "--shell", "--", "cut -d: -f1 /proc/net/dev | tr -d ' ' | tail -n +3"});
   ASSERT_EQ(ran.exit_code, 0) << ran.err << cluster_->agent_log();
@@ -160,6 +181,36 @@ TEST_F(NetworkTest, AfterAnAgentRestartARunningTaskKeepsItsLeaseAndMapping) {
   run.signal(SIGINT);  // berth run kills its task
   EXPECT_TRUE(run.wait(30s));
   EXPECT_TRUE(wait_until([&] { return leases() == 0; }, 10s)) << cluster_->agent_log();
+}
+
+// A DOCKER container with BRIDGE networking and a port mapping, from an image
+// pulled from a registry on the test host's loopback.
+class NetworkImageTest : public NetworkTest {
+ protected:
+  void start(std::vector<std::string> flags) override {
+    registry_.emplace();
+    images_.emplace(*registry_);
+    flags.push_back("--insecure_registries=" + registry_->address());
+    NetworkTest::start(std::move(flags));
+  }
+  void TearDown() override {
+    NetworkTest::TearDown();
+    images_.reset();
+    registry_.reset();
+  }
+  std::optional<TestRegistry> registry_;
+  std::optional<TestImages> images_;
+};
+
+TEST_F(NetworkImageTest, ADockerBridgeContainerServesThroughItsPortMapping) {
+  const auto& image = images_->busybox(ManifestFormat::docker);
+  auto log = cluster_->dir() / "run.log";
+  auto run = cluster_->run_async({"--image=" + image.reference(), "--network=bridge", "--publish=31007:80", "--",
+                                  "/bin/sh", "-c", "echo from-image $(cat /etc/hostname) | /bin/busybox nc -l -p 80"},
+                                 log);
+  auto answer = fetch_from_outside(31007, 60s);
+  EXPECT_TRUE(answer.starts_with("from-image ")) << answer << read_file(log) << cluster_->agent_log();
+  EXPECT_EQ(run.wait(30s), 0) << read_file(log);
 }
 
 }  // namespace

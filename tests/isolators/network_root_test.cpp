@@ -364,6 +364,13 @@ TEST_F(NetworkIsolatorTest, NoneHasLoopbackOnlyAndHostModeChangesNothing) {
   served.get();
   EXPECT_EQ(exchange(none.get(), "10.88.0.1", 7200, "out"), "");
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "network/containers/quiet/resolv.conf"));
+  {
+    auto entered = netns::Enter::into(none.get());
+    ASSERT_TRUE(entered);
+    EXPECT_EQ(berth::testing::slurp("/proc/sys/net/ipv4/ip_unprivileged_port_start"), "0\n");
+    EXPECT_EQ(berth::testing::slurp("/proc/sys/net/ipv4/ping_group_range"), "0\t2147483647\n");
+  }
+  EXPECT_NE(berth::testing::slurp("/proc/sys/net/ipv4/ip_unprivileged_port_start"), "0\n") << "the host's is its own";
 
   auto host = isolator_->prepare({.container_id = "shared"});
   ASSERT_TRUE(host);

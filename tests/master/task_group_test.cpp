@@ -197,6 +197,61 @@ TEST_F(TaskGroupTest, TasksAskingForWhatBerthDoesNotDoAreRefusedNamingTheField) 
   EXPECT_EQ(agent.find(agent::Event::RUN_TASK)->run_task().task().task_id().value(), "discovered");
 }
 
+// BRIDGE and NONE networking, and a NetworkInfo naming the agents' "bridge",
+// run on the agent's network isolator: the master passes them on as sent.
+TEST_F(TaskGroupTest, BridgeAndNoneNetworkingWithPortMappingsReachTheAgent) {
+  register_agent(agent, "cpus:2;mem:1024;ports:[31000-31010]");
+  subscribe_framework(framework);
+  auto offer = first_offer();
+  auto bridged = task("bridged", "cpus:0.1;mem:32;ports:[31001-31001]");
+  bridged.mutable_container()->set_type(v1::ContainerInfo::DOCKER);
+  auto* docker = bridged.mutable_container()->mutable_docker();
+  docker->set_image("busybox");
+  docker->set_network(v1::ContainerInfo::DockerInfo::BRIDGE);
+  auto* mapping = docker->add_port_mappings();
+  mapping->set_host_port(31001);
+  mapping->set_container_port(80);
+  mapping->set_protocol("tcp");
+  auto isolated = task("isolated", "cpus:0.1;mem:32");
+  isolated.mutable_container()->set_type(v1::ContainerInfo::DOCKER);
+  isolated.mutable_container()->mutable_docker()->set_image("busybox");
+  isolated.mutable_container()->mutable_docker()->set_network(v1::ContainerInfo::DockerInfo::NONE);
+  auto named = task("named", "cpus:0.1;mem:32;ports:[31002-31002]");
+  named.mutable_container()->set_type(v1::ContainerInfo::MESOS);
+  auto* network = named.mutable_container()->add_network_infos();
+  network->set_name("bridge");
+  auto* named_mapping = network->add_port_mappings();
+  named_mapping->set_host_port(31002);
+  named_mapping->set_container_port(8080);
+  auto calico = task("calico", "cpus:0.1;mem:32");
+  calico.mutable_container()->set_type(v1::ContainerInfo::MESOS);
+  calico.mutable_container()->add_network_infos()->set_name("calico");
+
+  auto response = scheduler_call(accept(offer, {bridged, isolated, named, calico}));
+  EXPECT_EQ(response.result(), http::Status::accepted) << response.body();
+  ASSERT_TRUE(run_until([&] { return !updates_of("calico").empty(); }));
+  EXPECT_EQ(updates_of("calico").front().state(), v1::TASK_ERROR);
+  EXPECT_EQ(updates_of("calico").front().message(),
+            "task.container.network_infos[0].name: networks other than \"bridge\" (CNI networks) are not supported "
+            "by Berth");
+  std::set<std::string> launched;
+  ASSERT_TRUE(run_until([&] {
+    launched.clear();
+    for (const auto& event : agent.events) {
+      if (event.type() == agent::Event::RUN_TASK) launched.insert(event.run_task().task().task_id().value());
+    }
+    return launched.size() == 3;
+  })) << launched.size();
+  EXPECT_EQ(launched, (std::set<std::string>{"bridged", "isolated", "named"}));
+  for (const auto& event : agent.events) {
+    if (event.type() != agent::Event::RUN_TASK || event.run_task().task().task_id().value() != "bridged") continue;
+    const auto& sent = event.run_task().task().container().docker();
+    ASSERT_EQ(sent.port_mappings_size(), 1);
+    EXPECT_EQ(sent.port_mappings(0).host_port(), 31001u);
+    EXPECT_EQ(sent.network(), v1::ContainerInfo::DockerInfo::BRIDGE);
+  }
+}
+
 TEST_F(TaskGroupTest, ShutdownKillsAnExecutorsTasksOnItsAgent) {
   register_agent(agent, "cpus:2;mem:1024");
   subscribe_framework(framework);

@@ -10,7 +10,9 @@
 //   - its host ports mapped to container ports (TCP and UDP), for traffic
 //     from other hosts and from the host itself;
 //   - token-bucket limits: egress on eth0 inside, ingress on the host end;
-//   - /etc/hosts, /etc/hostname and /etc/resolv.conf of its own.
+//   - /etc/hosts, /etc/hostname and /etc/resolv.conf of its own;
+//   - as Docker sets them, ip_unprivileged_port_start=0 and a ping_group_range
+//     of every group, so that a non-root task may listen on port 80 and ping.
 // A none-mode container gets the namespace with loopback only and the files.
 // Everything is made through netlink and libnftables; nothing is shelled out.
 //
