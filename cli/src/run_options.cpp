@@ -45,6 +45,10 @@ void add_run_flags(CLI::App& run, RunOptions& o) {
   run.add_option("--publish", o.publish,
                  "HOST:CONTAINER[/udp]: map a host port (taken from the offer) to a container port; "
                  "with --network bridge (repeatable)");
+  run.add_option("--host_port", o.host_ports,
+                 "A host port the task takes from the offer, with --network host; the task finds its ports in "
+                 "$PORT0.. and $PORTS (repeatable)")
+      ->check(CLI::Range(1, 65535));
   run.add_option("--seccomp_profile", o.seccomp_profile,
                  "Seccomp profile of the task: a name in the agent's --seccomp_config_dir, or 'unconfined'");
   run.add_option("--kill_grace_period", o.kill_grace_period_s,
@@ -126,6 +130,9 @@ Result<void> validate(const RunOptions& o) {
   if (!o.mem_limit.empty()) BERTH_TRY_VOID(parse_limit("--mem_limit", o.mem_limit));
   for (const auto& mapping : o.publish) BERTH_TRY_VOID(parse_publish(mapping));
   if (!o.publish.empty() && o.network != "bridge") return fail("--publish needs --network bridge");
+  if (!o.host_ports.empty() && o.network != "host") {
+    return fail("--host_port is for --network host (with bridge, --publish maps host ports)");
+  }
   return {};
 }
 

@@ -35,6 +35,7 @@ struct RunOptions {
   std::string user;                           // CommandInfo.user; empty: the framework's (the caller's)
   std::string network = "host";               // host | bridge | none
   std::vector<std::string> publish;           // HOST:CONTAINER[/tcp|/udp] port mappings (bridge)
+  std::vector<std::uint32_t> host_ports;      // host ports the task takes from the offer (host network)
   double failover_timeout_s = 10;
   double master_timeout_s = 60;
   bool quiet = false;

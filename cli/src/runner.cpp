@@ -26,9 +26,10 @@ constexpr double kRefuseWhileWaiting = 1;
 // Once the task is launched this framework needs nothing more from any agent.
 constexpr double kRefuseAfterLaunch = 3600;
 
-// The host ports of the task's --publish mappings (validated already).
+// The host ports the task takes: --host_port, and those of its --publish
+// mappings (validated already).
 std::vector<std::uint64_t> host_ports(const RunOptions& options) {
-  std::vector<std::uint64_t> ports;
+  std::vector<std::uint64_t> ports(options.host_ports.begin(), options.host_ports.end());
   for (const auto& text : options.publish) {
     if (auto published = parse_publish(text)) ports.push_back(published->host_port);
   }

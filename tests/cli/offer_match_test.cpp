@@ -95,3 +95,38 @@ TEST(OfferMatch, TimeoutMessageNamesTheAskAndTheBestOffer) {
 
 }  // namespace
 }  // namespace berth::cli
+
+namespace berth::cli {
+namespace {
+
+void add_ports(v1::Offer& offer, std::uint64_t begin, std::uint64_t end, const std::string& role = "*") {
+  auto* resource = offer.add_resources();
+  resource->set_name("ports");
+  resource->set_type(v1::Value::RANGES);
+  auto* range = resource->mutable_ranges()->add_range();
+  range->set_begin(begin);
+  range->set_end(end);
+  if (role != "*") resource->add_reservations()->set_role(role);
+}
+
+TEST(OfferMatch, AskedHostPortsMustBeOfferedAndAreTakenOneByOne) {
+  Ask ask{.cpus = 0.1, .mem_mb = 32, .disk_mb = 0, .ports = {31001, 31005}};
+  EXPECT_EQ(describe(ask), "cpus:0.1;mem:32;ports:[31001,31005]");
+  auto offer = offer_of("o1", 1, 64);
+  add_ports(offer, 31000, 31002);
+  EXPECT_FALSE(fits(offer, ask)) << "31005 is not offered";
+  EXPECT_EQ(describe_offered(offer.resources(), ask), "cpus:1;mem:64;ports:[31001]");
+  EXPECT_DOUBLE_EQ(coverage(offer, ask), (1 + 1 + 0.5) / 3);
+  add_ports(offer, 31005, 31009, "eng");
+  ASSERT_TRUE(fits(offer, ask));
+  auto taken = take_resources(offer, ask);
+  ASSERT_EQ(taken.size(), 4u);
+  EXPECT_EQ(taken[2].name(), "ports");
+  EXPECT_EQ(taken[2].ranges().range(0).begin(), 31001u);
+  EXPECT_EQ(taken[2].ranges().range(0).end(), 31001u);
+  EXPECT_EQ(taken[3].ranges().range(0).begin(), 31005u);
+  EXPECT_EQ(taken[3].reservations(0).role(), "eng") << "a port keeps the role it was offered under";
+}
+
+}  // namespace
+}  // namespace berth::cli

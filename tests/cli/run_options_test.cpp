@@ -100,6 +100,19 @@ TEST(RunOptions, EnvironmentSuppliesFlagsNotGiven) {
   EXPECT_DOUBLE_EQ(parsed.options.mem_mb, 256) << "the flag wins over the environment";
 }
 
+TEST(RunOptions, PublishedPortsParseAndNameWhatIsWrong) {
+  auto tcp = parse_publish("8080:80");
+  ASSERT_TRUE(tcp);
+  EXPECT_EQ(tcp->host_port, 8080u);
+  EXPECT_EQ(tcp->container_port, 80u);
+  EXPECT_EQ(tcp->protocol, "tcp");
+  EXPECT_EQ(parse_publish("5353:53/udp")->protocol, "udp");
+  EXPECT_EQ(parse_publish("5353:53/sctp").error().what(), "--publish '5353:53/sctp': the protocol must be tcp or udp");
+  EXPECT_EQ(parse_publish("80").error().what(), "--publish '80': expected HOST:CONTAINER[/udp]");
+  EXPECT_EQ(parse_publish("0:80").error().what(), "--publish '0:80': ports are numbers from 1 to 65535");
+  EXPECT_EQ(parse_publish("80:70000").error().what(), "--publish '80:70000': ports are numbers from 1 to 65535");
+}
+
 TEST(RunOptions, ValidationNamesTheBadFlag) {
   RunOptions o;
   o.command = {"true"};

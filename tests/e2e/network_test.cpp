@@ -143,6 +143,13 @@ TEST_F(NetworkTest, NetworkingToolsWorkInsideTheContainersOwnNamespace) {
   EXPECT_NE(ran.err.find("ip: SIOCSIFMTU: Operation not permitted"), std::string::npos) << ran.err;
 }
 
+TEST_F(NetworkTest, AHostTaskGetsTheHostPortsItWasGiven) {
+  auto ran = cluster_->run({"--host_port=31004", "--host_port=31008", "--shell", "--",
+                            "echo $PORT0 $PORT1 $PORTS; cut -d: -f1 /proc/net/dev | tr -d ' ' | grep -c out0"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.err << cluster_->agent_log();
+  EXPECT_EQ(ran.out, "31004 31008 31004,31008\n1\n") << "the host's network, with its ports";
+}
+
 TEST_F(NetworkTest, ANoneTaskHasLoopbackOnly) {
   auto ran = cluster_->run({"--network=none", "--shell", "--", "cut -d: -f1 /proc/net/dev | tr -d ' ' | tail -n +3"});
   ASSERT_EQ(ran.exit_code, 0) << ran.err << cluster_->agent_log();
