@@ -157,6 +157,12 @@ class AgentProcess {
   std::map<TaskKey, TaskEntry> tasks_;             // until the terminal update is acknowledged
   std::map<TaskKey, fs::path> sandboxes_;           // every task this work dir holds, for /sandbox
   std::deque<std::pair<TaskKey, v1::TaskState>> completed_;
+  // What the last recovery could not read back, shown in /state.
+  struct RecoveryError {
+    std::string container_id;
+    std::string error;
+  };
+  std::vector<RecoveryError> recovery_errors_;
   std::set<std::string> removed_frameworks_;
   metrics::Registry metrics_;
 };

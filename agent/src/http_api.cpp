@@ -291,6 +291,11 @@ std::string AgentProcess::state_json() const {
   state["cgroup_controllers_missing"] = std::move(missing);
   state["exit_watch_backend"] = std::string(containerizer_->exit_watch_backend());
   state["status_updates_pending"] = status_updates_.pending();
+  json::array recovery_errors;
+  for (const auto& problem : recovery_errors_) {
+    recovery_errors.push_back(json::object{{"container_id", problem.container_id}, {"error", problem.error}});
+  }
+  state["recovery_errors"] = std::move(recovery_errors);
   return json::serialize(state);
 }
 
@@ -338,6 +343,8 @@ std::string AgentProcess::metrics_text() {
   metrics_.describe("berth_agent_containers_launched_total", "counter", "Containers launched");
   metrics_.describe("berth_agent_container_launch_errors_total", "counter", "Containers that failed to launch");
   metrics_.describe("berth_agent_task_updates_total", "counter", "Task status updates generated, by state");
+  metrics_.describe("berth_agent_recovery_errors_total", "counter",
+                    "Checkpoint files the agent could not read back at its start (see /state recovery_errors)");
   metrics_.describe("berth_agent_cpus", "gauge", "CPUs advertised to the master");
   metrics_.set("berth_agent_cpus", {}, resources_.total().cpus());
   metrics_.describe("berth_agent_memory_bytes", "gauge", "Memory advertised to the master");

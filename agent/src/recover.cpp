@@ -4,9 +4,28 @@
 #include "berth/agent/paths.hpp"
 #include "berth/common/files.hpp"
 #include "berth/common/log.hpp"
+#include "berth/common/record.hpp"
 #include "berth/common/task_state.hpp"
 
 namespace berth::agent {
+
+namespace {
+
+// A checkpointed message: a checksummed record (record.hpp), or a bare
+// message as agents wrote them before records (an upgrade keeps its tasks).
+Result<void> read_checkpoint(const fs::path& path, google::protobuf::MessageLite& message) {
+  BERTH_TRY(auto data, files::read(path));
+  std::string payload;
+  if (record::is_record(data)) {
+    BERTH_TRY(payload, with_context(record::open(data), path.filename().string()));
+  } else {
+    payload = std::move(data);
+  }
+  if (!message.ParseFromString(payload)) return fail(Error(path.filename().string() + ": does not parse", EBADMSG));
+  return {};
+}
+
+}  // namespace
 
 Result<void> AgentProcess::recover() {
   if (auto id = files::read(paths::agent_id_file(work_dir_)); id && !id->empty()) {
@@ -33,10 +52,16 @@ void AgentProcess::recover_container(const fs::path& dir, std::vector<std::strin
     return;
   }
   agent::ContainerCheckpoint checkpoint;
-  auto data = files::read(paths::checkpoint_file(dir));
-  if (!data || !checkpoint.ParseFromString(*data) || checkpoint.container_id() != container_id) {
-    log::error("Container {}: unreadable checkpoint {}; destroying it as an orphan", container_id,
-               data ? "(corrupt)" : data.error().what());
+  auto read = read_checkpoint(paths::checkpoint_file(dir), checkpoint);
+  if (read && checkpoint.container_id() != container_id) {
+    read = fail(Error("container.pb: names container '" + checkpoint.container_id() + "'", EBADMSG));
+  }
+  if (!read) {
+    // Which task ran here is unknown: the container is an orphan (its cgroup
+    // is destroyed with the others), and the master reports the task LOST.
+    log::error("Container {}: cannot recover it: {}; destroying it as an orphan", container_id, read.error().what());
+    recovery_errors_.push_back({container_id, read.error().what()});
+    metrics_.inc("berth_agent_recovery_errors_total");
     return;
   }
   TaskKey key{checkpoint.framework().id().value(), checkpoint.task().task_id().value()};
@@ -53,8 +78,24 @@ void AgentProcess::recover_container(const fs::path& dir, std::vector<std::strin
   // Validated when the task was launched, so this holds the limits it runs under.
   entry.limits = container_limits(entry.task, limits_policy()).value_or(isolators::cgroups2::Limits{});
   v1::TaskStatus latest;
-  if (auto saved = files::read(paths::status_file(dir)); saved && latest.ParseFromString(*saved)) {
-    entry.state = latest.state();
+  bool status_lost = false;
+  if (fs::exists(paths::status_file(dir))) {
+    if (auto saved = read_checkpoint(paths::status_file(dir), latest); saved) {
+      entry.state = latest.state();
+    } else {
+      // The task is known: recovered without its latest status, which the
+      // container's state and exit status give again.
+      log::error("Container {}: its latest status is lost: {}", container_id, saved.error().what());
+      recovery_errors_.push_back({container_id, saved.error().what()});
+      metrics_.inc("berth_agent_recovery_errors_total");
+      latest.Clear();
+      status_lost = true;
+    }
+  }
+  if (status_lost && entry.process.pid > 0) {
+    // Launched (the checkpoint has its init), so TASK_RUNNING was sent or
+    // about to be; if the container has ended since, its exit status says how.
+    entry.state = v1::TASK_RUNNING;
   }
   auto& recovered = tasks_[key] = std::move(entry);
 

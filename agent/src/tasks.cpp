@@ -12,6 +12,7 @@
 #include "berth/common/files.hpp"
 #include "berth/common/ids.hpp"
 #include "berth/common/log.hpp"
+#include "berth/common/record.hpp"
 #include "berth/common/task_state.hpp"
 
 namespace berth::agent {
@@ -113,7 +114,7 @@ void AgentProcess::update(TaskEntry& entry, StatusChange change) {
     kill_executor_tasks(framework_id, executor_id_of(entry), entry.task.task_id().value());
   }
   if (removed_frameworks_.contains(framework_id)) {
-    checkpointer_.write(paths::status_file(entry.container_dir), status.SerializeAsString());
+    checkpointer_.write(paths::status_file(entry.container_dir), record::seal(status.SerializeAsString()));
     checkpointer_.write(paths::acknowledged_file(entry.container_dir), "");
     if (is_terminal(state)) {
       completed_.emplace_back(TaskKey{framework_id, entry.task.task_id().value()}, state);
@@ -122,7 +123,7 @@ void AgentProcess::update(TaskEntry& entry, StatusChange change) {
     return;
   }
   // Recorded before it is sent; the writes keep their order, so do the updates.
-  auto data = status.SerializeAsString();
+  auto data = record::seal(status.SerializeAsString());
   checkpointer_.write(paths::status_file(entry.container_dir), std::move(data),
                       [this, framework_id, status = std::move(status)](Result<void> saved) mutable {
                         if (!saved) {
@@ -144,7 +145,7 @@ void AgentProcess::checkpoint(const TaskEntry& entry) {
     checkpoint.set_init_start_time(entry.process.start_time);
   }
   checkpoint.set_cgroup(containerizer_->cgroup(entry.container_id));
-  checkpointer_.write(paths::checkpoint_file(entry.container_dir), checkpoint.SerializeAsString());
+  checkpointer_.write(paths::checkpoint_file(entry.container_dir), record::seal(checkpoint.SerializeAsString()));
 }
 
 void AgentProcess::run_task_group(const agent::Event::RunTaskGroup& group) {

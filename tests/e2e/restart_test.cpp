@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <map>
+
 #include <thread>
 
 #include "support/cluster_test.hpp"
@@ -60,6 +63,71 @@ TEST_F(RestartTest, TaskThatEndsWhileTheAgentIsDownReportsItsTrueStatus) {
   ASSERT_TRUE(code.has_value()) << read_file(log);
   EXPECT_EQ(*code, 7) << read_file(log) << cluster_.agent_log();
   EXPECT_NE(read_file(log).find("FAILED"), std::string::npos) << read_file(log);
+}
+
+struct RunningTask {
+  std::string container_id;
+  pid_t pid;
+};
+
+std::vector<RunningTask> running_tasks(Cluster& cluster) {
+  std::vector<RunningTask> out;
+  auto state = cluster.agent_state();
+  if (!state.is_object()) return out;
+  for (const auto& framework : state.at("frameworks").as_array()) {
+    for (const auto& task : framework.at("tasks").as_array()) {
+      if (task.at("state").as_string() != "TASK_RUNNING") continue;
+      out.push_back({std::string(task.at("container_id").as_string()), static_cast<pid_t>(task.at("pid").as_int64())});
+    }
+  }
+  return out;
+}
+
+// Checkpoints damaged while the agent is down (bit-flipped, truncated,
+// missing): the agent starts, says what it could not recover, destroys the
+// containers it cannot vouch for and keeps the rest.
+TEST_F(RestartTest, DamagedCheckpointsAreReportedAndLeaveNoStrayProcess) {
+  std::vector<Process> clis;
+  for (int i = 0; i < 4; ++i) {
+    clis.push_back(cluster_.run_async({"--name=t" + std::to_string(i), "--", "/bin/sleep", "1000"},
+                                      cluster_.dir() / ("cli" + std::to_string(i) + ".log")));
+  }
+  ASSERT_TRUE(wait_until([&] { return running_tasks(cluster_).size() == 4; }, 30s)) << cluster_.agent_log();
+  auto tasks = running_tasks(cluster_);
+  cluster_.stop_agent(SIGKILL);
+  auto dir_of = [&](int i) { return cluster_.dir() / "agent/containers" / tasks[i].container_id; };
+  auto flip = [](const std::filesystem::path& file) {
+    auto data = read_file(file);
+    data[data.size() / 2] ^= 0x10;
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << data;
+  };
+  flip(dir_of(0) / "container.pb");
+  std::filesystem::resize_file(dir_of(1) / "container.pb", 9);
+  std::filesystem::remove(dir_of(2) / "container.pb");
+  flip(dir_of(3) / "status.pb");  // the task is known; only its latest status is lost
+  cluster_.start_agent();
+  ASSERT_TRUE(cluster_.wait_for_agent()) << cluster_.agent_log();
+  auto state = cluster_.agent_state();
+  std::map<std::string, std::string> errors;
+  for (const auto& problem : state.at("recovery_errors").as_array()) {
+    errors[std::string(problem.at("container_id").as_string())] = problem.at("error").as_string();
+  }
+  EXPECT_NE(errors[tasks[0].container_id].find("checksum mismatch"), std::string::npos) << state;
+  EXPECT_NE(errors[tasks[1].container_id].find("truncated"), std::string::npos) << state;
+  EXPECT_NE(errors[tasks[3].container_id].find("status.pb: checksum mismatch"), std::string::npos) << state;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(wait_until([&] { return ::kill(tasks[i].pid, 0) != 0; }, 10s))
+        << "task " << i << " (pid " << tasks[i].pid << ") outlived its unreadable checkpoint";
+  }
+  EXPECT_EQ(::kill(tasks[3].pid, 0), 0) << "the task with a damaged status runs on";
+  auto running = running_tasks(cluster_);
+  ASSERT_EQ(running.size(), 1u) << state;
+  EXPECT_EQ(running[0].pid, tasks[3].pid);
+  EXPECT_NE(http_get(cluster_.agent_port(), "/metrics").body().find("berth_agent_recovery_errors_total 4"),
+            std::string::npos);
+  for (auto& cli : clis) cli.signal(SIGINT);  // berth run kills its task, if it still has one
+  for (auto& cli : clis) EXPECT_TRUE(cli.wait(30s));
+  EXPECT_TRUE(wait_until([&] { return ::kill(tasks[3].pid, 0) != 0; }, 10s));
 }
 
 }  // namespace

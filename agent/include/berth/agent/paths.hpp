@@ -8,6 +8,8 @@
 //       container.pb                  ContainerCheckpoint: framework, task, init pid + start
 //                                     time, cgroup (written before launch, updated after)
 //       status.pb                     latest TaskStatus sent for the task
+//                                     (both as checksummed records, common/record.hpp: a
+//                                     damaged one is reported, never half-believed)
 //       acknowledged                  present once the master relayed the framework's
 //                                     acknowledgement of the terminal status
 //       runtime/exit_status           the task's wait status, written by the container's init
@@ -15,6 +17,9 @@
 //         stdout, stderr              its output
 //     userns/<container_id>           "<first host id> <count>": the ids a container's user
 //                                     namespace holds (isolators/user_namespace.hpp)
+//     network/leases/<address>        a bridge-mode container's address lease, host interface
+//                                     and port mappings (isolators/network/ipam.hpp)
+//     network/containers/<id>/        its hosts, hostname and resolv.conf
 //
 // A few container directories are made ahead, on the checkpoint thread, so
 // that a launch does not wait on the disk for them: one with neither
