@@ -5,7 +5,10 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_ARGS ?=
 
-.PHONY: all bootstrap configure build demo test test-asan bench bench-vm clean
+PREFIX     ?= /usr/local
+UNIT_DIR   ?= /etc/systemd/system
+
+.PHONY: all bootstrap configure build demo test test-asan bench bench-vm install clean
 
 all: build
 
@@ -38,6 +41,18 @@ bench: build
 
 bench-vm: build
 	@./bench/vm-compare $(BUILD)
+
+# The binaries to $(PREFIX)/bin and the systemd units (deploy/systemd) to
+# $(UNIT_DIR); then `systemctl daemon-reload` and `systemctl enable --now
+# berth-master` or `berth-agent`, with flags in /etc/default/berth-*.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNIT_DIR)
+	install -m 0755 $(BUILD)/bin/berth-master $(BUILD)/bin/berth-agent $(BUILD)/bin/berth \
+	  $(BUILD)/bin/berth-runtime $(DESTDIR)$(PREFIX)/bin/
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' deploy/systemd/berth-master.service \
+	  > $(DESTDIR)$(UNIT_DIR)/berth-master.service
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' deploy/systemd/berth-agent.service \
+	  > $(DESTDIR)$(UNIT_DIR)/berth-agent.service
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

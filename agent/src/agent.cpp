@@ -13,6 +13,7 @@
 #include "agent_process.hpp"
 #include "berth/agent/isolation.hpp"
 #include "berth/agent/task_network.hpp"
+#include "berth/isolators/cgroupfs.hpp"
 #include "berth/agent/paths.hpp"
 #include "berth/agent/resources_detect.hpp"
 #include "berth/common/clock.hpp"
@@ -122,6 +123,9 @@ Result<void> AgentProcess::start() {
   if (cgroups_root.empty()) {
     BERTH_TRY(cgroups_root, default_cgroups_root());
   }
+  // Under systemd (Delegate=yes) --cgroups_root lies in the agent's own cgroup.
+  BERTH_TRY(auto leaf, with_context(isolators::cgroupfs::leave_for_leaf(cgroups_root), "--cgroups_root"));
+  if (leaf) log::info("Moved the agent into {} so that its cgroup passes controllers on to containers", leaf->string());
   BERTH_TRY(auto controllers, cgroup_controllers_for(flags_.isolation));
   isolators::CgroupsOptions cgroups{.root = cgroups_root,
                                     .required = std::move(controllers),

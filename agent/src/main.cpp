@@ -5,6 +5,7 @@
 #include "berth/agent/agent.hpp"
 #include "berth/common/flags.hpp"
 #include "berth/common/log.hpp"
+#include "berth/common/service.hpp"
 
 int main(int argc, char** argv) {
   berth::agent::Flags flags;
@@ -20,10 +21,14 @@ int main(int argc, char** argv) {
     berth::log::error("Failed to start: {}", started.error().what());
     return 1;
   }
+  auto watchdog = berth::service::Watchdog::start(io.get_executor());
+  berth::service::ready("Running tasks");
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     berth::log::info("Received signal {}; exiting (containers keep running)", signal);
+    berth::service::stopping();
+    if (watchdog) watchdog->stop();
     agent.stop();
   });
   io.run();

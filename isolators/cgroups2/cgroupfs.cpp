@@ -212,3 +212,43 @@ Result<void> destroy(const fs::path& dir, std::chrono::milliseconds timeout) {
 }
 
 }  // namespace berth::isolators::cgroupfs
+
+namespace berth::isolators::cgroupfs {
+
+Result<std::filesystem::path> mount_of(const std::filesystem::path& dir) {
+  BERTH_TRY_VOID(check_cgroup2(dir));
+  auto top = dir;
+  while (top.has_parent_path() && top.parent_path() != top && check_cgroup2(top.parent_path())) top = top.parent_path();
+  return top;
+}
+
+Result<std::optional<std::filesystem::path>> leave_for_leaf(const std::filesystem::path& root, std::string_view leaf) {
+  namespace fs = std::filesystem;
+  // "0::/berth.slice/berth-agent.service": the process's cgroup2 path.
+  BERTH_TRY(auto text, read_file("/proc/self/cgroup"));
+  std::string own;
+  for (std::size_t at = 0; at < text.size();) {
+    auto end = text.find('\n', at);
+    auto line = std::string_view(text).substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (line.starts_with("0::")) own = std::string(line.substr(3));
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  if (own.empty()) return std::optional<fs::path>{};
+  // The deepest existing directory of `root` tells the mount (root itself may not exist yet).
+  auto existing = root;
+  std::error_code ec;
+  while (!fs::exists(existing, ec) && existing.has_parent_path() && existing.parent_path() != existing) {
+    existing = existing.parent_path();
+  }
+  BERTH_TRY(auto mount, mount_of(existing));
+  auto mine = (mount / fs::path(own).relative_path()).lexically_normal();
+  auto below = root.lexically_normal().lexically_relative(mine);
+  if (own == "/" || below.empty() || *below.begin() == ".." || below == ".") return std::optional<fs::path>{};
+  auto target = mine / leaf;
+  if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) return fail_sys("mkdir", target.string());
+  BERTH_TRY_VOID(write_file(target / "cgroup.procs", std::to_string(::getpid())));
+  return std::optional<fs::path>(target);
+}
+
+}  // namespace berth::isolators::cgroupfs

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,18 @@ inline constexpr std::chrono::milliseconds kDrainTimeout{10'000};
 
 // Error unless `dir` is on a cgroup2 filesystem (statfs CGROUP2_SUPER_MAGIC).
 Result<void> check_cgroup2(const std::filesystem::path& dir);
+
+// The top of the cgroup2 mount `dir` is in (the highest cgroup2 directory above it).
+Result<std::filesystem::path> mount_of(const std::filesystem::path& dir);
+
+// Under a service manager that delegates a cgroup to the daemon (systemd's
+// Delegate=yes), the daemon's own cgroup is where its containers go, and a
+// cgroup with processes cannot pass domain controllers on to children. When
+// `root` lies below the calling process's own cgroup, the process moves
+// itself into the leaf `<own cgroup>/<leaf>` (made if missing) and that is
+// returned; otherwise nothing moves and nullopt is returned.
+Result<std::optional<std::filesystem::path>> leave_for_leaf(const std::filesystem::path& root,
+                                                           std::string_view leaf = "agent");
 
 Result<std::string> read_file(const std::filesystem::path& file);
 // Writes `value` in one write(2): cgroupfs parses each write on its own.
