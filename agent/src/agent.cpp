@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <chrono>
 #include <ranges>
 
 #include "agent_process.hpp"
@@ -160,7 +161,13 @@ Result<void> AgentProcess::start() {
   puller_ = std::make_unique<fetcher::Puller>(*images_, *registry_,
                                               fetcher::PullOptions{.parallel_layers = flags_.image_pull_parallelism});
   pulls_ = std::make_unique<asio::thread_pool>(2);
+  auto recovery_began = std::chrono::steady_clock::now();
   BERTH_TRY_VOID(with_context(recover(), "recovery"));
+  recovery_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - recovery_began).count();
+  if (!tasks_.empty() || !recovery_errors_.empty()) {
+    log::info("Recovered {} tasks in {:.1f} ms ({} checkpoints unreadable)", tasks_.size(), recovery_seconds_ * 1e3,
+              recovery_errors_.size());
+  }
   make_spare_container_dirs();
   add_routes();
   BERTH_TRY_VOID(with_context(server_.listen(), fmt::format("listen on {}:{}", flags_.ip, flags_.port)));

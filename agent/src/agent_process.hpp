@@ -163,6 +163,7 @@ class AgentProcess {
     std::string error;
   };
   std::vector<RecoveryError> recovery_errors_;
+  double recovery_seconds_ = 0;  // how long the last start's recovery took
   std::set<std::string> removed_frameworks_;
   metrics::Registry metrics_;
 };

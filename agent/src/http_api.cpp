@@ -343,6 +343,9 @@ std::string AgentProcess::metrics_text() {
   metrics_.describe("berth_agent_containers_launched_total", "counter", "Containers launched");
   metrics_.describe("berth_agent_container_launch_errors_total", "counter", "Containers that failed to launch");
   metrics_.describe("berth_agent_task_updates_total", "counter", "Task status updates generated, by state");
+  metrics_.describe("berth_agent_recovery_seconds", "gauge",
+                    "How long rebuilding the agent's state from its work directory took at its start");
+  metrics_.set("berth_agent_recovery_seconds", {}, recovery_seconds_);
   metrics_.describe("berth_agent_recovery_errors_total", "counter",
                     "Checkpoint files the agent could not read back at its start (see /state recovery_errors)");
   metrics_.describe("berth_agent_cpus", "gauge", "CPUs advertised to the master");
