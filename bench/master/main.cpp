@@ -88,16 +88,6 @@ double percentile(std::vector<double> values, double p) {
   return values[std::min(index, values.size() - 1)];
 }
 
-// Runs `io` until `done` or `timeout`.
-bool run_until(asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    io.run_for(5ms);
-  }
-  return true;
-}
-
 struct Latencies {
   std::vector<double> samples;  // ms
   bool complete = false;

@@ -198,4 +198,13 @@ void SimFramework::close() {
   if (stream_) stream_->close();
 }
 
+bool run_until(asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!done()) {
+    if (Clock::now() > deadline) return false;
+    io.run_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 }  // namespace berth::bench

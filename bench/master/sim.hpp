@@ -84,4 +84,7 @@ class SimFramework {
 // A task of `resources` on the offer's agent, with a no-op command.
 v1::TaskInfo sim_task(const v1::Offer& offer, const std::string& id, const std::string& resources);
 
+// Runs `io` until `done` or `timeout`.
+bool run_until(asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds timeout);
+
 }  // namespace berth::bench

@@ -38,15 +38,6 @@ v1::TaskInfo sleeper(const v1::Offer& offer, const std::string& id) {
   return task;
 }
 
-bool run_until(asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    io.run_for(5ms);
-  }
-  return true;
-}
-
 // Tasks the agent's /state lists as running, and whether it is registered.
 std::pair<std::size_t, bool> agent_view(testing::Cluster& cluster) {
   auto response = http::request_sync({"127.0.0.1", cluster.agent_port()},
