@@ -10,6 +10,7 @@ fs::path container_dir(const fs::path& work_dir, const std::string& container_id
 fs::path checkpoint_file(const fs::path& container_dir) { return container_dir / "container.pb"; }
 fs::path status_file(const fs::path& container_dir) { return container_dir / "status.pb"; }
 fs::path acknowledged_file(const fs::path& container_dir) { return container_dir / "acknowledged"; }
+fs::path acknowledged_status_file(const fs::path& container_dir) { return container_dir / "acknowledged_status"; }
 fs::path runtime_dir(const fs::path& container_dir) { return container_dir / "runtime"; }
 fs::path sandbox_dir(const fs::path& container_dir) { return container_dir / "sandbox"; }
 fs::path stdout_file(const fs::path& container_dir) { return sandbox_dir(container_dir) / "stdout"; }

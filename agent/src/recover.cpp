@@ -78,7 +78,6 @@ void AgentProcess::recover_container(const fs::path& dir, std::vector<std::strin
   // Validated when the task was launched, so this holds the limits it runs under.
   entry.limits = container_limits(entry.task, limits_policy()).value_or(isolators::cgroups2::Limits{});
   v1::TaskStatus latest;
-  bool status_lost = false;
   if (fs::exists(paths::status_file(dir))) {
     if (auto saved = read_checkpoint(paths::status_file(dir), latest); saved) {
       entry.state = latest.state();
@@ -89,13 +88,7 @@ void AgentProcess::recover_container(const fs::path& dir, std::vector<std::strin
       recovery_errors_.push_back({container_id, saved.error().what()});
       metrics_.inc("berth_agent_recovery_errors_total");
       latest.Clear();
-      status_lost = true;
     }
-  }
-  if (status_lost && entry.process.pid > 0) {
-    // Launched (the checkpoint has its init), so TASK_RUNNING was sent or
-    // about to be; if the container has ended since, its exit status says how.
-    entry.state = v1::TASK_RUNNING;
   }
   auto& recovered = tasks_[key] = std::move(entry);
 
@@ -114,6 +107,14 @@ void AgentProcess::recover_container(const fs::path& dir, std::vector<std::strin
   if (alive) {
     log::info("Container {}: re-attached to task {} of framework {} (pid {})", container_id, key.second,
               key.first, recovered.process.pid);
+    if (recovered.state != v1::TASK_RUNNING && !recovered.kill_requested) {
+      // Launched (the checkpoint has its init) but killed before TASK_RUNNING
+      // was recorded, or its record is lost: say it now (a duplicate is harmless).
+      update(recovered, v1::TASK_RUNNING, "");
+    } else if (latest.has_uuid() && files::read(paths::acknowledged_status_file(dir)).value_or("") != latest.uuid()) {
+      // Sent before the restart but not acknowledged: again, with its uuid.
+      status_updates_.enqueue(key.first, latest);
+    }
     asio::co_spawn(executor_, supervise(key), asio::detached);
     return;
   }

@@ -456,9 +456,14 @@ void AgentProcess::acknowledge(const agent::Event::Acknowledge& ack) {
     return;
   }
   auto it = tasks_.find(key);
-  if (it == tasks_.end() || !is_terminal(it->second.state) || status_updates_.has_pending(key.first, key.second)) {
+  if (it == tasks_.end()) return;
+  if (!is_terminal(it->second.state)) {
+    // Which update the framework has: a restarted agent re-sends the latest
+    // only if it is not this one.
+    checkpointer_.write(paths::acknowledged_status_file(it->second.container_dir), ack.uuid());
     return;
   }
+  if (status_updates_.has_pending(key.first, key.second)) return;
   checkpointer_.write(paths::acknowledged_file(it->second.container_dir), "");
   completed_.emplace_back(key, it->second.state);
   while (completed_.size() > kMaxCompletedTasks) completed_.pop_front();

@@ -29,7 +29,7 @@
 
 #include "berth/common/resources.hpp"
 #include "berth/common/task_state.hpp"
-#include "sim.hpp"
+#include "support/sim.hpp"
 #include "support/cluster.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -37,7 +37,7 @@
 namespace {
 
 using namespace berth;
-using namespace berth::bench;
+using namespace berth::testing;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 

@@ -15,7 +15,7 @@
 #include <cstdio>
 #include <set>
 
-#include "../master/sim.hpp"
+#include "support/sim.hpp"
 #include "berth/common/resources.hpp"
 #include "berth/common/task_state.hpp"
 #include "support/cluster.hpp"
@@ -24,7 +24,7 @@
 namespace {
 
 using namespace berth;
-using namespace berth::bench;
+using namespace berth::testing;
 using namespace std::chrono_literals;
 
 constexpr const char* kTaskResources = "cpus:0.01;mem:4";

@@ -209,14 +209,23 @@ void MasterProcess::reconcile_agent_tasks(AgentRecord& agent, const agent::Call:
   }
   std::vector<TaskKey> missing;
   for (const auto& [key, task] : tasks_) {
-    if (task.agent_id == agent.id && !reported.contains(key) && task.state != v1::TASK_STAGING && !task.released) {
-      missing.push_back(key);
-    }
+    if (task.agent_id == agent.id && !reported.contains(key) && !task.released) missing.push_back(key);
   }
   for (const auto& key : missing) {
     const auto& task = tasks_.at(key);
-    update_framework(key.first, master_status(task, v1::TASK_LOST, v1::TaskStatus::REASON_AGENT_RESTARTED,
-                                              "agent re-registered without this task"));
+    if (task.state == v1::TASK_STAGING) {
+      // Sent to the agent as it went away, and never received or recorded
+      // there: the launch was lost (TASK_DROPPED to a partition-aware
+      // framework, as Mesos says of a task that never started).
+      auto framework = frameworks_.find(key.first);
+      bool partition_aware = framework != frameworks_.end() && framework->second.roles.partition_aware;
+      update_framework(key.first, master_status(task, partition_aware ? v1::TASK_DROPPED : v1::TASK_LOST,
+                                                v1::TaskStatus::REASON_AGENT_RESTARTED,
+                                                "agent re-registered without this task: its launch was lost"));
+    } else {
+      update_framework(key.first, master_status(task, v1::TASK_LOST, v1::TaskStatus::REASON_AGENT_RESTARTED,
+                                                "agent re-registered without this task"));
+    }
     finish_task(key);
   }
 }

@@ -12,6 +12,9 @@
 //                                     damaged one is reported, never half-believed)
 //       acknowledged                  present once the master relayed the framework's
 //                                     acknowledgement of the terminal status
+//       acknowledged_status           the uuid of the latest non-terminal status the
+//                                     framework acknowledged (a restarted agent re-sends
+//                                     the latest status unless it is this one)
 //       runtime/exit_status           the task's wait status, written by the container's init
 //       sandbox/                      the task's working directory
 //         stdout, stderr              its output
@@ -38,6 +41,7 @@ fs::path container_dir(const fs::path& work_dir, const std::string& container_id
 fs::path checkpoint_file(const fs::path& container_dir);
 fs::path status_file(const fs::path& container_dir);
 fs::path acknowledged_file(const fs::path& container_dir);
+fs::path acknowledged_status_file(const fs::path& container_dir);
 fs::path runtime_dir(const fs::path& container_dir);
 fs::path sandbox_dir(const fs::path& container_dir);
 fs::path stdout_file(const fs::path& container_dir);

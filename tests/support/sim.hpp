@@ -1,5 +1,5 @@
 #pragma once
-// Simulated parties for the master benchmarks, on one io_context: agents
+// Simulated parties for the master benchmarks and end-to-end tests, on one io_context: agents
 // that speak the agent protocol and answer every task at once (RUNNING, then
 // FINISHED if asked), and frameworks that speak the Mesos v1 scheduler API
 // and launch tasks from their offers by a policy of the benchmark's.
@@ -18,7 +18,7 @@
 #include "berth/common/http.hpp"
 #include "mesos/v1/scheduler.pb.h"
 
-namespace berth::bench {
+namespace berth::testing {
 
 namespace asio = boost::asio;
 namespace v1 = berth::mesos::v1;
@@ -87,4 +87,4 @@ v1::TaskInfo sim_task(const v1::Offer& offer, const std::string& id, const std::
 // Runs `io` until `done` or `timeout`.
 bool run_until(asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
-}  // namespace berth::bench
+}  // namespace berth::testing

@@ -1,4 +1,4 @@
-#include "sim.hpp"
+#include "support/sim.hpp"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include "berth/common/recordio.hpp"
 #include "berth/common/resources.hpp"
 
-namespace berth::bench {
+namespace berth::testing {
 
 using namespace std::chrono_literals;
 
@@ -207,4 +207,4 @@ bool run_until(asio::io_context& io, const std::function<bool()>& done, std::chr
   return true;
 }
 
-}  // namespace berth::bench
+}  // namespace berth::testing
