@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "berth/common/record.hpp"
 #include "support/cluster_test.hpp"
 
 namespace berth::testing {
@@ -94,8 +95,16 @@ TEST_F(RestartTest, DamagedCheckpointsAreReportedAndLeaveNoStrayProcess) {
   }
   ASSERT_TRUE(wait_until([&] { return running_tasks(cluster_).size() == 4; }, 30s)) << cluster_.agent_log();
   auto tasks = running_tasks(cluster_);
-  cluster_.stop_agent(SIGKILL);
   auto dir_of = [&](int i) { return cluster_.dir() / "agent/containers" / tasks[i].container_id; };
+  // TASK_RUNNING is in /state before its record is on disk: the damage is
+  // done to records that exist.
+  ASSERT_TRUE(wait_until([&] {
+    for (int i = 0; i < 4; ++i) {
+      if (!record::is_record(read_file(dir_of(i) / "status.pb"))) return false;
+    }
+    return true;
+  }, 10s));
+  cluster_.stop_agent(SIGKILL);
   auto flip = [](const std::filesystem::path& file) {
     auto data = read_file(file);
     data[data.size() / 2] ^= 0x10;

@@ -17,6 +17,7 @@
 
 #include "berth/launcher/launcher.hpp"
 #include "launcher/launcher_test_util.hpp"
+#include "support/process.hpp"
 
 namespace berth::launcher {
 namespace {
@@ -201,6 +202,9 @@ TEST_F(LauncherRootTest, TaskHasItsOwnNamespacesAndOnlyStdio) {
         << ns;
   }
   EXPECT_EQ(fs::read_symlink(proc(task, "ns/net")), fs::read_symlink("/proc/self/ns/net"));
+  // What the task holds once it runs its program (before its execve the
+  // launch's own descriptors, close-on-exec, are still open).
+  ASSERT_TRUE(berth::testing::wait_until([&] { return slurp(proc(task, "comm")) == "sleep\n"; }, std::chrono::seconds(5)));
   EXPECT_EQ(testing::open_fds(proc(task, "fd")), (std::set<int>{0, 1, 2}));
   kill_and_reap(init);
 }
