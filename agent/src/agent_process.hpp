@@ -78,6 +78,7 @@ class AgentProcess {
   // tasks.cpp
   Result<void> recover();
   void recover_container(const fs::path& dir, std::vector<std::string>& known);
+  void recovery_error(const std::string& container_id, const Error& error, std::string_view outcome);
   void run_task(const v1::FrameworkInfo& framework, const v1::TaskInfo& task);
   void run_task_group(const agent::Event::RunTaskGroup& group);
   // Kills the tasks of the executor (a group's, or the task whose id it is)

@@ -123,14 +123,14 @@ Result<isolators::LaunchInfo> Containerizer::prepare(const ContainerSpec& spec) 
     if (info->capabilities) merged.capabilities = info->capabilities;
     if (info->user_ids) merged.user_ids = info->user_ids;
     if (info->network) merged.network = info->network;
-    if (merged.network && merged.user_ids) {
-      return fail(std::string(isolators::to_string(spec.network.mode)) +
-                  " networking is not supported together with a user namespace (label berth.user_namespace=false)");
-    }
     merged.no_new_privileges |= info->no_new_privileges;
     merged.masked_paths.insert(merged.masked_paths.end(), info->masked_paths.begin(), info->masked_paths.end());
     merged.readonly_paths.insert(merged.readonly_paths.end(), info->readonly_paths.begin(),
                                  info->readonly_paths.end());
+  }
+  if (merged.network && merged.user_ids) {
+    return fail(std::string(isolators::to_string(spec.network.mode)) +
+                " networking is not supported together with a user namespace (label berth.user_namespace=false)");
   }
   return merged;
 }

@@ -27,6 +27,13 @@ Result<void> read_checkpoint(const fs::path& path, google::protobuf::MessageLite
 
 }  // namespace
 
+// Logged, listed in /state recovery_errors and counted.
+void AgentProcess::recovery_error(const std::string& container_id, const Error& error, std::string_view outcome) {
+  log::error("Container {}: cannot read back {}; {}", container_id, error.what(), outcome);
+  recovery_errors_.push_back({container_id, error.what()});
+  metrics_.inc("berth_agent_recovery_errors_total");
+}
+
 Result<void> AgentProcess::recover() {
   if (auto id = files::read(paths::agent_id_file(work_dir_)); id && !id->empty()) {
     agent_id_ = *id;
@@ -59,9 +66,7 @@ void AgentProcess::recover_container(const fs::path& dir, std::vector<std::strin
   if (!read) {
     // Which task ran here is unknown: the container is an orphan (its cgroup
     // is destroyed with the others), and the master reports the task LOST.
-    log::error("Container {}: cannot recover it: {}; destroying it as an orphan", container_id, read.error().what());
-    recovery_errors_.push_back({container_id, read.error().what()});
-    metrics_.inc("berth_agent_recovery_errors_total");
+    recovery_error(container_id, read.error(), "destroying it as an orphan");
     return;
   }
   TaskKey key{checkpoint.framework().id().value(), checkpoint.task().task_id().value()};
@@ -84,9 +89,7 @@ void AgentProcess::recover_container(const fs::path& dir, std::vector<std::strin
     } else {
       // The task is known: recovered without its latest status, which the
       // container's state and exit status give again.
-      log::error("Container {}: its latest status is lost: {}", container_id, saved.error().what());
-      recovery_errors_.push_back({container_id, saved.error().what()});
-      metrics_.inc("berth_agent_recovery_errors_total");
+      recovery_error(container_id, saved.error(), "its latest status is lost");
       latest.Clear();
     }
   }

@@ -178,7 +178,7 @@ Result<void> RouteSocket::add_address(const std::string& name, InterfaceAddress 
   auto local = ipv4(address.address, address.prefix);
   rtnl_addr_set_local(addr.get(), local.get());
   if (address.prefix < 31) {
-    auto broadcast = ipv4({address.address.value | (address.prefix == 0 ? ~0u : ~(~0u << (32 - address.prefix)))}, 32);
+    auto broadcast = ipv4(Ipv4Cidr{address.address, address.prefix}.broadcast(), 32);
     rtnl_addr_set_broadcast(addr.get(), broadcast.get());
   }
   if (int err = rtnl_addr_add(socket_, addr.get(), 0); err < 0) {

@@ -186,15 +186,18 @@ Result<LaunchInfo> NetworkIsolator::prepare(const ContainerConfig& config) {
   const auto& id = config.container_id;
   if (!ids::is_safe_path_component(id)) return fail("unsafe container id '" + id + "'");
   BERTH_TRY(auto fd, with_context(options_.make_namespace(), "network namespace"));
-  BERTH_TRY(auto inside, RouteSocket::open_in(fd.get()));
-  BERTH_TRY_VOID(inside.set_up("lo"));
-  {
+  // One visit to the namespace: its sysctls (which /proc/sys/net shows for
+  // the namespace of the thread that opens them) and a netlink socket that
+  // stays there.
+  BERTH_TRY(auto inside, [&]() -> Result<RouteSocket> {
+    BERTH_TRY(auto entered, netns::Enter::into(fd.get()));
     // As Docker: in a network of its own, any user may bind a low port and
     // ping (the host's settings are not the container's business).
-    BERTH_TRY(auto entered, netns::Enter::into(fd.get()));
     BERTH_TRY_VOID(cgroupfs::write_file("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0"));
     BERTH_TRY_VOID(cgroupfs::write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"));
-  }
+    return RouteSocket::open();
+  }());
+  BERTH_TRY_VOID(inside.set_up("lo"));
   if (net.mode == NetworkMode::bridge) BERTH_TRY_VOID(connect(config, fd.get(), inside));
   auto dir = files_dir(id);
   BERTH_TRY_VOID(write_files(id, dir, ipam_->find(id)));
