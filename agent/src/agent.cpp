@@ -168,6 +168,7 @@ Result<void> AgentProcess::start() {
     log::info("Recovered {} tasks in {:.1f} ms ({} checkpoints unreadable)", tasks_.size(), recovery_seconds_ * 1e3,
               recovery_errors_.size());
   }
+  resume_launches();
   make_spare_container_dirs();
   add_routes();
   BERTH_TRY_VOID(with_context(server_.listen(), fmt::format("listen on {}:{}", flags_.ip, flags_.port)));
@@ -189,8 +190,9 @@ void AgentProcess::stop() {
   }
   containerizer_->release_all();
   server_.stop();
-  // A pull in progress finishes (its layers stay in the store); its task is
-  // left for the next agent to find.
+  // A pull in progress stops at its next bytes (the layers it committed
+  // stay in the store); the next agent takes its task's launch up again.
+  if (puller_) puller_->cancel();
   if (pulls_) pulls_->join();
   checkpointer_.drain();  // what was recorded is on disk before the agent exits
 }

@@ -1,7 +1,8 @@
 #pragma once
 // The agent's state and behaviour, on one io_context thread. Split by concern:
-// agent.cpp (lifecycle and the link to the master), tasks.cpp (running, killing
-// and recovering tasks), http_api.cpp (/state, /sandbox, /metrics).
+// agent.cpp (lifecycle and the link to the master), tasks.cpp (running and
+// killing tasks), recover.cpp (rebuilding them after a restart), http_api.cpp
+// (/state, /sandbox, /metrics).
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
@@ -75,11 +76,15 @@ class AgentProcess {
   void post_call(agent::Call call);
   void send_update(const std::string& framework_id, const v1::TaskStatus& status);
 
-  // tasks.cpp
+  // recover.cpp
   Result<void> recover();
   void recover_container(const fs::path& dir, std::vector<std::string>& known);
   void recovery_error(const std::string& container_id, const Error& error, std::string_view outcome);
+  void resume_launches();  // those recover() found cut before their container existed
+  // tasks.cpp
   void run_task(const v1::FrameworkInfo& framework, const v1::TaskInfo& task);
+  // Validates what the task asks for, pulls its image if it has one, and launches it.
+  void start_launch(TaskEntry& entry, bool resumed);
   void run_task_group(const agent::Event::RunTaskGroup& group);
   // Kills the tasks of the executor (a group's, or the task whose id it is)
   // that are not terminal, but `except`.
@@ -165,6 +170,7 @@ class AgentProcess {
   };
   std::vector<RecoveryError> recovery_errors_;
   double recovery_seconds_ = 0;  // how long the last start's recovery took
+  std::vector<TaskKey> resumed_launches_;  // cut by a restart before their container existed
   std::set<std::string> removed_frameworks_;
   metrics::Registry metrics_;
 };

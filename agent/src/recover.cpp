@@ -1,5 +1,7 @@
 // Rebuilding the agent's state from its work directory after a restart.
 
+#include <utility>
+
 #include "agent_process.hpp"
 #include "berth/agent/paths.hpp"
 #include "berth/common/files.hpp"
@@ -47,6 +49,15 @@ Result<void> AgentProcess::recover() {
   if (ec) return fail(Error::sys("list", ec.value(), paths::containers_dir(work_dir_)));
   // Cgroups of containers the checkpoints do not know about are orphans.
   return containerizer_->recover(known);
+}
+
+void AgentProcess::resume_launches() {
+  for (const auto& key : std::exchange(resumed_launches_, {})) {
+    auto it = tasks_.find(key);
+    if (it == tasks_.end()) continue;
+    it->second.started_at = now_seconds();
+    start_launch(it->second, true);
+  }
 }
 
 void AgentProcess::recover_container(const fs::path& dir, std::vector<std::string>& known) {
@@ -121,8 +132,20 @@ void AgentProcess::recover_container(const fs::path& dir, std::vector<std::strin
     asio::co_spawn(executor_, supervise(key), asio::detached);
     return;
   }
-  // The container ended while the agent was down (or never started). What
-  // its cgroup says about the end goes before the cgroup does.
+  if (recovered.process.pid <= 0 && flags_.recover != "cleanup" &&
+      !fs::exists(containerizer_->cgroup(container_id))) {
+    // Cut before its container existed (while its image was pulled, say):
+    // nothing of it ran, so once recovery is done its launch is taken up
+    // again, and a pull finds the layers it had already fetched in the store.
+    log::info("Container {}: the agent restarted before task {} of framework {} started; launching it again",
+              container_id, key.second, key.first);
+    (void)containerizer_->destroy(container_id);
+    resumed_launches_.push_back(key);
+    return;
+  }
+  // The container ended while the agent was down (or its launch was cut
+  // after its cgroup was made). What its cgroup says about the end goes
+  // before the cgroup does.
   auto status = launcher::read_exit_status(paths::runtime_dir(dir));
   auto limitation = containerizer_->limitation(container_id);
   (void)containerizer_->destroy(container_id);

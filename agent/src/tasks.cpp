@@ -198,7 +198,6 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
   auto& entry = tasks_[key];
   entry.framework = framework;
   entry.task = task;
-  auto limits = container_limits(task, limits_policy());
   auto dirs = new_container_dir();
   entry.container_id = dirs ? *dirs : ids::random_string();
   entry.container_dir = paths::container_dir(work_dir_, entry.container_id);
@@ -211,6 +210,15 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
   }
   sandboxes_[key] = paths::sandbox_dir(entry.container_dir);
   checkpoint(entry);
+  start_launch(entry, false);
+}
+
+// From the checkpointed task alone, so that a launch an agent restart cut
+// before its container existed is taken up again the same way.
+void AgentProcess::start_launch(TaskEntry& entry, bool resumed) {
+  TaskKey key{entry.framework.id().value(), entry.task.task_id().value()};
+  const auto& task = entry.task;
+  auto limits = container_limits(task, limits_policy());
   if (!limits) {
     log::warn("Task {} of framework {}: {}", key.second, key.first, limits.error().what());
     update(entry, v1::TASK_ERROR, "Invalid task: " + limits.error().what(), v1::TaskStatus::REASON_TASK_INVALID);
@@ -232,7 +240,7 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
   auto image = task_image(task);
   if (image && !*image && flags_.switch_user) {
     // As Mesos: the command's user, else the framework's.
-    auto name = task.command().user().empty() ? framework.user() : task.command().user();
+    auto name = task.command().user().empty() ? entry.framework.user() : task.command().user();
     if (!name.empty()) {
       auto user = host_user(name);
       if (!user) {
@@ -253,7 +261,9 @@ void AgentProcess::run_task(const v1::FrameworkInfo& framework, const v1::TaskIn
   // would hold TASK_RUNNING back by a round trip through the framework. It is
   // sent only while an image is pulled, when there is something to say.
   if (*image) {
-    update(entry, v1::TASK_STARTING, "Pulling image " + (*image)->name);
+    update(entry, v1::TASK_STARTING,
+           (resumed ? "Pulling image " + (*image)->name + " again after an agent restart (layers already here are kept)"
+                    : "Pulling image " + (*image)->name));
     pull_then_launch(key, **image);
     return;
   }

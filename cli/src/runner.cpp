@@ -238,7 +238,7 @@ asio::awaitable<void> Runner::on_update(const v1::TaskStatus& status) {
 }
 
 void Runner::report(const v1::TaskStatus& status) {
-  if (!tracker_.observe(status.state())) return;
+  if (!tracker_.observe(status.state(), status.message())) return;
   if (!is_final(status.state())) {
     console_.status(status_line(task_id(), status));
     return;

@@ -83,12 +83,17 @@ bool may_have_output(bool started, const v1::TaskStatus& final_status) {
   return !final_status.has_source() || final_status.source() != v1::TaskStatus::SOURCE_MASTER;
 }
 
-bool StateTracker::observe(v1::TaskState state) {
+bool StateTracker::observe(v1::TaskState state, std::string_view message) {
   if (final()) return false;
-  if (current_ == state) return false;
+  if (current_ == state) {
+    if (message.empty() || message == message_) return false;
+    message_ = message;
+    return true;
+  }
   int phase = launch_phase(state);
   if (current_ && phase >= 0 && phase < launch_phase(*current_)) return false;
   current_ = state;
+  message_ = message;
   if (state == v1::TASK_STARTING || state == v1::TASK_RUNNING) started_ = true;
   return true;
 }

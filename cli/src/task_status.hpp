@@ -38,8 +38,9 @@ bool may_have_output(bool started, const v1::TaskStatus& final_status);
 // current state, or going back to an earlier launch phase, is not printed again.
 class StateTracker {
  public:
-  // Records `state` and returns whether it should be reported.
-  bool observe(v1::TaskState state);
+  // Records `state` and returns whether it should be reported: a new state,
+  // or the same one with news (STARTING again after an agent restart).
+  bool observe(v1::TaskState state, std::string_view message = {});
   std::optional<v1::TaskState> current() const { return current_; }
   bool final() const { return current_ && is_final(*current_); }
   // Whether the task got as far as the agent starting it.
@@ -47,6 +48,7 @@ class StateTracker {
 
  private:
   std::optional<v1::TaskState> current_;
+  std::string message_;
   bool started_ = false;
 };
 

@@ -81,6 +81,7 @@ Result<void> Puller::unpack(ImageSource& source, const Descriptor& layer, const 
   Result<void> downloaded;
   std::thread download([&] {
     downloaded = source.blob(layer, [&](std::string_view chunk) -> Result<void> {
+      if (cancelled_) return fail(Error("the pull was cancelled", ECANCELED));
       while (!chunk.empty()) {
         ssize_t n = ::send(writer.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
@@ -134,6 +135,7 @@ Result<void> Puller::fetch_layer(ImageSource& source, const Descriptor& layer, c
     return future.get();
   }
   auto result = [&]() -> Result<bool> {
+    if (cancelled_) return fail(Error("the pull was cancelled", ECANCELED));
     // Another process sharing the store may be fetching it: wait, then look again.
     BERTH_TRY(auto lock, store_.lock_layer(layer.digest));
     if (store_.has_layer(layer.digest)) return false;

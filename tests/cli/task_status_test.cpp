@@ -106,6 +106,16 @@ TEST(TaskStatus, TrackerReportsEachStateOnce) {
   EXPECT_EQ(tracker.current(), v1::TASK_FINISHED);
 }
 
+TEST(TaskStatus, TrackerReportsTheSameStateAgainOnlyWithNews) {
+  StateTracker tracker;
+  EXPECT_TRUE(tracker.observe(v1::TASK_STARTING, "Pulling image a"));
+  EXPECT_FALSE(tracker.observe(v1::TASK_STARTING, "Pulling image a")) << "a re-send";
+  EXPECT_FALSE(tracker.observe(v1::TASK_STARTING));
+  EXPECT_TRUE(tracker.observe(v1::TASK_STARTING, "Pulling image a again after an agent restart"));
+  EXPECT_TRUE(tracker.observe(v1::TASK_RUNNING));
+  EXPECT_FALSE(tracker.observe(v1::TASK_STARTING, "something else")) << "an earlier phase, whatever it says";
+}
+
 TEST(TaskStatus, TrackerLetsAnUnreachableTaskComeBack) {
   StateTracker tracker;
   EXPECT_TRUE(tracker.observe(v1::TASK_RUNNING));

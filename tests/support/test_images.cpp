@@ -152,6 +152,22 @@ TestImage TestImages::large(const LargeImageRequest& request) {
   OciLayout layout(work / "layout");
   ExpectedRootfs rootfs{.present = {expected_directory("/large")}};
   std::vector<LayerBlob> layers;
+  json::object config{{"architecture", "amd64"}, {"os", "linux"}, {"config", json::object{}}};
+  if (request.on_busybox) {
+    auto base = layout_->layout();
+    auto manifest = base.read_json(base.tagged("busybox").digest);
+    auto base_config = base.read_json(manifest.at("config").at("digest").as_string()).as_object();
+    const auto& diff_ids = base_config.at("rootfs").at("diff_ids").as_array();
+    const auto& base_layers = manifest.at("layers").as_array();
+    for (std::size_t i = 0; i < base_layers.size(); ++i) {
+      auto layer = OciDescriptor::from_json(base_layers[i]);
+      auto copy = work / ("base-" + std::to_string(i));
+      fs::copy_file(base.blob_path(layer.digest), copy);
+      layers.push_back({copy, layer.media_type, std::string(diff_ids.at(i).as_string())});
+    }
+    config["config"] = base_config.at("config");
+    rootfs.others = OtherFiles::allowed;
+  }
   auto count = static_cast<std::uint64_t>(request.layers);
   for (std::uint64_t i = 0; i < count; ++i) {
     auto name = "large/layer-" + std::to_string(i) + ".bin";
@@ -168,7 +184,6 @@ TestImage TestImages::large(const LargeImageRequest& request) {
     fs::remove_all(staging);
     layers.push_back(compress_layer(tar, request.compression));
   }
-  json::object config{{"architecture", "amd64"}, {"os", "linux"}, {"config", json::object{}}};
   layout.write_image("large", config, layers);
   auto digest = push(layout.dir(), "large", request.repository, request.tag, request.format);
   auto image = describe(request.repository, request.tag);

@@ -152,6 +152,7 @@ struct LargeImageRequest {
   LayerCompression compression = LayerCompression::gzip;
   ManifestFormat format = ManifestFormat::oci;  // zstd needs oci
   std::uint64_t seed = 1;                       // the same seed gives the same bytes
+  bool on_busybox = false;  // the busybox image's layer and config first: an image a task can run
 };
 
 class TestImages {
@@ -165,7 +166,9 @@ class TestImages {
   // busybox + /bin/escape_probe (tests/e2e/escape_probe), run as root.
   const TestImage& escape(ManifestFormat format);
   // N layers of incompressible data totalling `total_bytes` (one file per layer
-  // under /large), built and pushed anew at each call; its build files are removed.
+  // under /large), built and pushed anew at each call; its build files are
+  // removed. With on_busybox, they go on top of busybox (its rootfs then lists
+  // only the large files, and allows others).
   TestImage large(const LargeImageRequest& request);
 
   // What the registry serves for repository:reference (a tag or a digest).

@@ -9,6 +9,7 @@
 // wait for the first; across processes sharing the store, the store's layer
 // lock makes them wait, and they then find the layer there.
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -60,6 +61,11 @@ class Puller {
   Result<PulledImage> pull(const ImageLocation& location);
   Result<PulledImage> pull(ImageSource& source);
 
+  // Ends the pulls in progress, and any later one, with an ECANCELED error
+  // as soon as their downloads next deliver bytes; layers already committed
+  // stay in the store. For a process that is stopping.
+  void cancel() { cancelled_ = true; }
+
   // The image the store already holds under `name` (an ImageSource's name()),
   // with every layer and its config present and verified; nullopt otherwise.
   Result<std::optional<PulledImage>> stored(const std::string& name);
@@ -76,6 +82,7 @@ class Puller {
   RegistryClient& client_;
   PullOptions options_;
   std::unique_ptr<InFlight> in_flight_;
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace berth::fetcher
