@@ -101,10 +101,12 @@ asio::awaitable<void> MasterProcess::register_agent(http::Exchange& exchange, ag
   std::string id = info.has_id() ? info.id().value() : next_id('S');
   info.mutable_id()->set_value(id);
   auto& agent = agents_[id];
-  if (agent.id.empty()) {
+  bool known = !agent.id.empty();
+  if (!known) {
     agent.id = id;
     agent.registered_time = now_seconds();
   }
+  agent_admitted(id, known);
   if (agent.unreachable) agent_returned(agent);
   if (agent.stream) agent.stream->close();
   agent.stream.reset();
@@ -287,6 +289,7 @@ void MasterProcess::remove_agent(const std::string& agent_id, v1::TaskState stat
   if (it->second.stream) it->second.stream->close();
   agents_.erase(agent_id);
   allocator_.remove_agent(agent_id);
+  save_agent_registry();
 }
 
 }  // namespace berth::master

@@ -39,6 +39,7 @@ void MasterProcess::check_agents(Clock::time_point now) {
     std::erase_if(unreachable_tasks_, [&](const auto& entry) { return entry.second.agent_id == id; });
     agents_.erase(id);
   }
+  if (!forgotten.empty()) save_agent_registry();
 }
 
 void MasterProcess::mark_unreachable(const std::string& agent_id, Clock::time_point now) {

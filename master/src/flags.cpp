@@ -14,7 +14,7 @@ void add_flags(CLI::App& app, Flags& flags) {
       ->capture_default_str();
   app.add_option("--hostname", flags.hostname, "Hostname advertised to frameworks and agents");
   app.add_option("--work_dir", flags.work_dir,
-                 "Directory for the master's persistent state (role weights and quotas)");
+                 "Directory for the master's persistent state (role weights and quotas, the agents it admitted)");
   app.add_option("--allocation_interval", flags.allocation_interval,
                  "Seconds between batch allocations")
       ->check(CLI::PositiveNumber)
@@ -34,6 +34,11 @@ void add_flags(CLI::App& app, Flags& flags) {
       ->capture_default_str();
   app.add_option("--registry_max_agent_age", flags.registry_max_agent_age,
                  "Seconds an unreachable agent is remembered; it may come back with its tasks until then")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--agent_reregister_timeout", flags.agent_reregister_timeout,
+                 "Seconds a restarted master waits for the agents it had admitted (--work_dir) to re-register; "
+                 "until then, reconciling a task on one of them gets no answer rather than TASK_LOST")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--offer_timeout", flags.offer_timeout,
@@ -76,6 +81,7 @@ std::string flags_json(const Flags& f) {
       {"agent_ping_timeout", number(f.agent_ping_timeout)},
       {"max_agent_ping_timeouts", std::to_string(f.max_agent_ping_timeouts)},
       {"registry_max_agent_age", number(f.registry_max_agent_age)},
+      {"agent_reregister_timeout", number(f.agent_reregister_timeout)},
       {"offer_timeout", number(f.offer_timeout)},
       {"weights", f.weights},
       {"zk", f.zk},

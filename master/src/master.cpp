@@ -69,6 +69,7 @@ Result<void> MasterProcess::start() {
   }));
   add_operator_routes();
   BERTH_TRY_VOID(load_roles_config());
+  BERTH_TRY_VOID(with_context(load_agent_registry(), "--work_dir"));
   BERTH_TRY_VOID(with_context(server_.listen(), fmt::format("listen on {}:{}", flags_.ip, flags_.port)));
   log::info("Master {} listening on {}:{}", master_id_, flags_.ip, server_.port());
   BERTH_TRY_VOID(start_election());
@@ -144,6 +145,7 @@ void MasterProcess::expire(Clock::time_point now) {
   for (const auto& id : expired_frameworks) remove_framework(id, "failover timeout elapsed");
 
   check_agents(now);
+  expire_recovered_agents(now);
   expire_offers(now);
 }
 

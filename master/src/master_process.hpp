@@ -195,6 +195,13 @@ class MasterProcess {
   void mark_unreachable(const std::string& agent_id, Clock::time_point now);
   void agent_returned(AgentRecord& agent);
 
+  // agent_registry.cpp
+  Result<void> load_agent_registry();
+  void save_agent_registry() const;
+  // An agent (re-)registered; `known`: this master had a record of it already.
+  void agent_admitted(const std::string& agent_id, bool known);
+  void expire_recovered_agents(Clock::time_point now);
+
   // agent_api.cpp
   asio::awaitable<void> handle_agent(http::Exchange& exchange);
   asio::awaitable<void> register_agent(http::Exchange& exchange, agent::Call call, Negotiated negotiated);
@@ -237,6 +244,8 @@ class MasterProcess {
   double start_time_ = 0;
   std::uint64_t id_counter_ = 0;
   std::map<std::string, AgentRecord> agents_;
+  // Admitted by an earlier run of this master and not re-registered yet: until when they may.
+  std::map<std::string, Clock::time_point> recovered_agents_;
   std::map<std::string, FrameworkRecord> frameworks_;
   std::map<std::string, OfferRecord> offers_;
   std::map<TaskKey, TaskRecord> tasks_;

@@ -411,6 +411,10 @@ void MasterProcess::reconcile(FrameworkRecord& framework, const sched::Call::Rec
       report(it->second);
       continue;
     }
+    if (wanted.has_agent_id() && recovered_agents_.contains(wanted.agent_id().value())) {
+      // As Mesos after a failover: no answer while the agent may still re-register with the task.
+      continue;
+    }
     // As Mesos answers: TASK_LOST for frameworks that are not partition-aware;
     // for the others, TASK_GONE if the named agent is registered (and so
     // surely does not run it), TASK_UNREACHABLE if it is unreachable, and

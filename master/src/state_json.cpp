@@ -100,6 +100,9 @@ std::string MasterProcess::state_json() const {
     agents.push_back(std::move(a));
   }
   state["slaves"] = std::move(agents);
+  json::array recovered;
+  for (const auto& [id, deadline] : recovered_agents_) recovered.push_back(json::object{{"id", id}});
+  state["recovered_slaves"] = std::move(recovered);
 
   json::array frameworks;
   for (const auto& [id, framework] : frameworks_) {

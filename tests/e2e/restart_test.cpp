@@ -1,10 +1,12 @@
-// End to end: the master and the agent restart under running tasks.
+// End to end: the master and the agent restart under running tasks, and the
+// agent is upgraded under them.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
-
 #include <thread>
 
 #include "berth/common/record.hpp"
@@ -137,6 +139,62 @@ TEST_F(RestartTest, DamagedCheckpointsAreReportedAndLeaveNoStrayProcess) {
   for (auto& cli : clis) cli.signal(SIGINT);  // berth run kills its task, if it still has one
   for (auto& cli : clis) EXPECT_TRUE(cli.wait(30s));
   EXPECT_TRUE(wait_until([&] { return ::kill(tasks[3].pid, 0) != 0; }, 10s));
+}
+
+// An upgrade as a package manager and systemd do it: the new binary is
+// renamed over the installed one while the agent runs, and the agent is
+// stopped (SIGTERM) and started again from the installed path, with the
+// same work directory. Every task keeps running in its container, with its
+// pid, and ends as it would have.
+TEST_F(RestartTest, AGracefulRestartIntoAnUpgradedBinaryKeepsEveryTask) {
+  namespace fs = std::filesystem;
+  auto installed = cluster_.dir() / "sbin/berth-agent";
+  fs::create_directories(installed.parent_path());
+  fs::copy_file(bin("berth-agent"), installed);
+  EXPECT_EQ(cluster_.stop_agent(SIGTERM), 0);
+  cluster_.set_agent_binary(installed);
+  cluster_.start_agent();
+  ASSERT_TRUE(cluster_.wait_for_agent()) << cluster_.agent_log();
+
+  auto go = cluster_.dir() / "go";
+  std::vector<Process> clis;
+  for (int i = 0; i < 3; ++i) {
+    auto script = "while [ ! -e " + go.string() + " ]; do sleep 0.1; done; echo survived " + std::to_string(i);
+    clis.push_back(cluster_.run_async({"--name=t" + std::to_string(i), "--shell", "--", script},
+                                      cluster_.dir() / ("cli" + std::to_string(i) + ".log")));
+  }
+  ASSERT_TRUE(wait_until([&] { return running_tasks(cluster_).size() == 3; }, 30s)) << cluster_.agent_log();
+  auto before = running_tasks(cluster_);
+
+  fs::copy_file(bin("berth-agent"), installed.string() + ".new");
+  fs::rename(installed.string() + ".new", installed);
+  struct stat upgraded {};
+  ASSERT_EQ(::stat(installed.c_str(), &upgraded), 0);
+  EXPECT_EQ(cluster_.stop_agent(SIGTERM), 0) << cluster_.agent_log();
+  for (const auto& task : before) EXPECT_EQ(::kill(task.pid, 0), 0) << "a container died with the agent";
+  cluster_.start_agent();
+  ASSERT_TRUE(cluster_.wait_for_agent()) << cluster_.agent_log();
+  // The agent that runs now is the new file.
+  struct stat running {};
+  ASSERT_EQ(::stat(("/proc/" + std::to_string(cluster_.agent_pid()) + "/exe").c_str(), &running), 0);
+  EXPECT_EQ(running.st_ino, upgraded.st_ino);
+  ASSERT_TRUE(wait_until([&] { return running_tasks(cluster_).size() == 3; }, 20s)) << cluster_.agent_log();
+  auto after = running_tasks(cluster_);
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].container_id, before[i].container_id);
+    EXPECT_EQ(after[i].pid, before[i].pid) << "restarted";
+  }
+  EXPECT_NE(cluster_.agent_log().find("re-attached"), std::string::npos) << cluster_.agent_log();
+
+  std::ofstream(go) << "";
+  for (int i = 0; i < 3; ++i) {
+    auto code = clis[i].wait(30s);
+    auto log = read_file(cluster_.dir() / ("cli" + std::to_string(i) + ".log"));
+    ASSERT_TRUE(code.has_value()) << log;
+    EXPECT_EQ(*code, 0) << log;
+    EXPECT_NE(log.find("survived " + std::to_string(i)), std::string::npos) << log;
+    EXPECT_EQ(log.find("RUNNING", log.find("RUNNING") + 1), std::string::npos) << "one RUNNING, no restart: " << log;
+  }
 }
 
 }  // namespace

@@ -48,22 +48,8 @@ class AgentHealthTest : public MasterApiTest {
 
   // The same agent id registering again, reporting t1 as running (or not).
   void reregister(bool with_task) {
-    agent::Call reg;
-    reg.set_type(agent::Call::REGISTER);
-    auto* info = reg.mutable_register_()->mutable_agent_info();
-    info->set_hostname("node-1");
-    info->set_port(5051);
-    info->mutable_id()->set_value(agent_id_);
-    *info->mutable_resources() = Resources::parse("cpus:2;mem:1024;ports:[31000-31010]").value().to_proto();
-    if (with_task) {
-      auto* running = reg.mutable_register_()->add_tasks();
-      running->mutable_framework_id()->set_value(framework_id_);
-      *running->mutable_task() = task("t1", "cpus:0.5;mem:128");
-      running->set_state(v1::TASK_RUNNING);
-    }
     returned.events.clear();
-    subscribe(returned, "/api/v1/agent", reg, codec::Format::Protobuf);
-    ASSERT_TRUE(run_until([&] { return returned.find(agent::Event::REGISTERED) != nullptr; }));
+    reregister_agent(returned, with_task);
   }
 
   EventStream<agent::Event> returned;

@@ -152,6 +152,26 @@ class MasterApiTest : public ::testing::Test {
     agent_id_ = agent.find(agent::Event::REGISTERED)->registered().agent_id().value();
   }
 
+  // Agent agent_id_ registering again on `stream`, reporting task t1 (as
+  // task("t1", "cpus:0.5;mem:128") made it) running if `with_t1`.
+  void reregister_agent(EventStream<agent::Event>& stream, bool with_t1) {
+    agent::Call call;
+    call.set_type(agent::Call::REGISTER);
+    auto* info = call.mutable_register_()->mutable_agent_info();
+    info->set_hostname("node-1");
+    info->set_port(5051);
+    info->mutable_id()->set_value(agent_id_);
+    *info->mutable_resources() = Resources::parse("cpus:2;mem:1024;ports:[31000-31010]").value().to_proto();
+    if (with_t1) {
+      auto* running = call.mutable_register_()->add_tasks();
+      running->mutable_framework_id()->set_value(framework_id_);
+      *running->mutable_task() = task("t1", "cpus:0.5;mem:128");
+      running->set_state(v1::TASK_RUNNING);
+    }
+    subscribe(stream, "/api/v1/agent", call, codec::Format::Protobuf);
+    ASSERT_TRUE(run_until([&] { return stream.find(agent::Event::REGISTERED) != nullptr; }));
+  }
+
   // `customize` edits the SUBSCRIBE call (roles, capabilities) before it goes.
   void subscribe_framework(EventStream<sched::Event>& framework,
                            const std::function<void(sched::Call&)>& customize = {}) {

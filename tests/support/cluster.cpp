@@ -93,7 +93,8 @@ void Cluster::start_master() {
 
 void Cluster::start_agent() {
   auto master = options_.agent_master.empty() ? master_address() : options_.agent_master;
-  std::vector<std::string> argv{bin("berth-agent").string(), "--master=" + master,
+  auto binary = agent_binary_.empty() ? bin("berth-agent") : agent_binary_;
+  std::vector<std::string> argv{binary.string(), "--master=" + master,
                                 "--port=" + std::to_string(agent_port_), "--work_dir=" + (dir_ / "agent").string(),
                                 "--cgroups_root=" + cgroups_root_.string(), "--resources=" + options_.agent_resources,
                                 "--registration_backoff_factor=0.1", "--status_update_retry_interval=1",

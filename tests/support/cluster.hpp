@@ -30,6 +30,8 @@ class Cluster {
 
   void start_master();
   void start_agent();
+  // The berth-agent that start_agent runs from now on (default: the build's).
+  void set_agent_binary(std::filesystem::path binary) { agent_binary_ = std::move(binary); }
   // Stops a daemon with `signal` (SIGTERM: graceful; SIGKILL: crash) and returns its exit code.
   int stop_master(int signal = SIGTERM);
   int stop_agent(int signal = SIGTERM);
@@ -64,6 +66,7 @@ class Cluster {
   std::uint16_t master_port_;
   std::uint16_t agent_port_;
   std::size_t mounts_before_;
+  std::filesystem::path agent_binary_;
   Process master_;
   Process agent_;
 };

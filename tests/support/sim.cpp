@@ -7,6 +7,7 @@
 #include "berth/common/codec.hpp"
 #include "berth/common/recordio.hpp"
 #include "berth/common/resources.hpp"
+#include "berth/common/task_state.hpp"
 
 namespace berth::testing {
 
@@ -113,12 +114,52 @@ SimFramework::SimFramework(asio::any_io_executor executor, http::Endpoint master
       policy_(std::move(policy)),
       on_update_(std::move(on_update)) {}
 
+void SimFramework::keep_subscribed(double failover_timeout_seconds) {
+  keep_subscribed_ = true;
+  failover_timeout_ = failover_timeout_seconds;
+}
+
 asio::awaitable<Result<void>> SimFramework::run() {
+  for (;;) {
+    auto ended = co_await subscribe_once();
+    if (closed_ || !keep_subscribed_) co_return ended;
+    stream_id_.clear();
+    asio::steady_timer pause(executor_, 200ms);
+    co_await pause.async_wait(asio::use_awaitable);
+    if (closed_) co_return ended;
+  }
+}
+
+asio::awaitable<void> SimFramework::reconcile_until_heard(std::uint64_t subscription) {
+  for (;;) {
+    asio::steady_timer pause(executor_, 1s);
+    co_await pause.async_wait(asio::use_awaitable);
+    if (closed_ || subscription != subscriptions_ || stream_id_.empty()) co_return;
+    sched::Call call;
+    call.set_type(sched::Call::RECONCILE);
+    *call.mutable_framework_id() = id_;
+    for (const auto& [id, task] : launched_) {
+      if (task.heard || is_terminal(task.state)) continue;
+      auto* wanted = call.mutable_reconcile()->add_tasks();
+      wanted->mutable_task_id()->set_value(id);
+      *wanted->mutable_agent_id() = task.agent_id;
+    }
+    if (call.reconcile().tasks_size() == 0) co_return;
+    (void)co_await post(std::move(call));
+  }
+}
+
+asio::awaitable<Result<void>> SimFramework::subscribe_once() {
   sched::Call call;
   call.set_type(sched::Call::SUBSCRIBE);
   auto* info = call.mutable_subscribe()->mutable_framework_info();
   info->set_user("root");
   info->set_name(name_);
+  if (!id_.value().empty()) {
+    *info->mutable_id() = id_;
+    *call.mutable_framework_id() = id_;
+  }
+  if (failover_timeout_ > 0) info->set_failover_timeout(failover_timeout_);
   auto request =
       http::make_request(http::Verb::post, "/api/v1/scheduler", call.SerializeAsString(), codec::kProtobufType);
   request.set(boost::beast::http::field::accept, codec::kProtobufType);
@@ -132,6 +173,10 @@ asio::awaitable<Result<void>> SimFramework::run() {
     switch (event.type()) {
       case sched::Event::SUBSCRIBED:
         id_ = event.subscribed().framework_id();
+        if (++subscriptions_ > 1) {
+          for (auto& [id, task] : launched_) task.heard = false;
+          asio::co_spawn(executor_, reconcile_until_heard(subscriptions_), asio::detached);
+        }
         break;
       case sched::Event::OFFERS:
         offers_ += static_cast<std::size_t>(event.offers().offers_size());
@@ -139,6 +184,10 @@ asio::awaitable<Result<void>> SimFramework::run() {
         break;
       case sched::Event::UPDATE:
         ++updates_;
+        if (auto it = launched_.find(event.update().status().task_id().value()); it != launched_.end()) {
+          it->second.state = event.update().status().state();
+          it->second.heard = true;
+        }
         if (on_update_) on_update_(event.update().status(), now);
         if (!event.update().status().uuid().empty()) {
           asio::co_spawn(executor_, acknowledge(event.update().status()), asio::detached);
@@ -164,7 +213,10 @@ asio::awaitable<void> SimFramework::answer_offers(sched::Event::Offers offers) {
       *call.mutable_accept()->add_offer_ids() = offer.id();
       auto* op = call.mutable_accept()->add_operations();
       op->set_type(v1::Offer::Operation::LAUNCH);
-      for (auto& task : tasks) *op->mutable_launch()->add_task_infos() = std::move(task);
+      for (auto& task : tasks) {
+        launched_[task.task_id().value()] = {offer.agent_id(), v1::TASK_STAGING, true};
+        *op->mutable_launch()->add_task_infos() = std::move(task);
+      }
       call.mutable_accept()->mutable_filters()->set_refuse_seconds(0);
     }
     (void)co_await post(std::move(call));
@@ -195,6 +247,7 @@ asio::awaitable<Result<void>> SimFramework::post(sched::Call call) {
 }
 
 void SimFramework::close() {
+  closed_ = true;
   if (stream_) stream_->close();
 }
 

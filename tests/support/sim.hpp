@@ -57,14 +57,23 @@ class SimFramework {
 
   SimFramework(asio::any_io_executor executor, http::Endpoint master, std::string name, Policy policy,
                OnUpdate on_update);
-  // Subscribes and serves events until the stream ends or close().
+  // Subscribes and serves events until the stream ends or close(); with
+  // keep_subscribed, until close() only.
   asio::awaitable<Result<void>> run();
+  // Subscribes again whenever the stream ends (a master restarted or failed
+  // over), under the same framework id, and then reconciles the tasks it
+  // launched that are not over, every second, until it has heard of each of
+  // them (Mesos's reconciliation algorithm). Call before run().
+  void keep_subscribed(double failover_timeout_seconds);
   void close();
   bool subscribed() const { return !stream_id_.empty(); }
   std::size_t offers() const { return offers_; }
   std::size_t updates() const { return updates_; }
+  std::uint64_t subscriptions() const { return subscriptions_; }  // SUBSCRIBED events so far
 
  private:
+  asio::awaitable<Result<void>> subscribe_once();
+  asio::awaitable<void> reconcile_until_heard(std::uint64_t subscription);
   asio::awaitable<void> answer_offers(sched::Event::Offers offers);
   asio::awaitable<void> acknowledge(v1::TaskStatus status);
   asio::awaitable<Result<void>> post(sched::Call call);
@@ -79,6 +88,16 @@ class SimFramework {
   std::unique_ptr<http::StreamingResponse> stream_;
   std::size_t offers_ = 0;
   std::size_t updates_ = 0;
+  bool keep_subscribed_ = false;
+  double failover_timeout_ = 0;
+  bool closed_ = false;
+  std::uint64_t subscriptions_ = 0;
+  struct Launched {
+    v1::AgentID agent_id;
+    v1::TaskState state = v1::TASK_STAGING;
+    bool heard = true;  // since the latest subscription
+  };
+  std::map<std::string, Launched> launched_;  // by task id
 };
 
 // A task of `resources` on the offer's agent, with a no-op command.

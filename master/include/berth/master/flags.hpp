@@ -11,12 +11,13 @@ struct Flags {
   std::string ip = "127.0.0.1";
   std::uint16_t port = 5050;
   std::string hostname;                       // advertised; defaults to the machine's
-  std::string work_dir;                       // reserved for the replicated registry
+  std::string work_dir;                       // role weights and quotas, the admitted agents
   double allocation_interval = 1.0;           // seconds between batch allocations
   double heartbeat_interval = 15.0;           // seconds between HEARTBEAT events
   double agent_ping_timeout = 15.0;           // seconds without a heartbeat that count as one missed
   std::size_t max_agent_ping_timeouts = 5;    // missed ones before the agent is unreachable
   double registry_max_agent_age = 14 * 86400.0;  // seconds an unreachable agent is remembered
+  double agent_reregister_timeout = 600;      // seconds a restarted master waits for its agents
   double offer_timeout = 0;                   // seconds before an unused offer is rescinded; 0 = never
   std::string weights;                        // "role=weight,..." (also PUT /weights)
   std::string zk;                             // zk://host:port,.../path: elect a leader among masters
