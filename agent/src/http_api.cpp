@@ -139,8 +139,9 @@ http::Response AgentProcess::prune_response() {
     return http::error_response(http::Status::conflict, pruned.error().what());
   }
   if (!pruned) return http::error_response(http::Status::internal_server_error, pruned.error().what());
-  log::info("Image store pruned: {} layers and {} blobs removed, {} bytes freed", pruned->layers_removed.size(),
-            pruned->blobs_removed.size(), pruned->bytes_freed);
+  log::info("Image store pruned: {} layers, {} blobs and {} partial downloads removed, {} bytes freed",
+            pruned->layers_removed.size(), pruned->blobs_removed.size(), pruned->partial_downloads_removed,
+            pruned->bytes_freed);
   json::array layers;
   json::array blobs;
   for (const auto& layer : pruned->layers_removed) layers.emplace_back(layer);
@@ -148,6 +149,7 @@ http::Response AgentProcess::prune_response() {
   json::object body;
   body["layers_removed"] = std::move(layers);
   body["blobs_removed"] = std::move(blobs);
+  body["partial_downloads_removed"] = pruned->partial_downloads_removed;
   body["bytes_freed"] = pruned->bytes_freed;
   return http::make_response(http::Status::ok, json::serialize(body), "application/json");
 }

@@ -308,8 +308,10 @@ void AgentProcess::pull_then_launch(const TaskKey& key, const TaskImage& image) 
                v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
         return;
       }
-      log::info("Task {} of framework {}: image {} ready ({} layers fetched, {} already here)", key.second, key.first,
-                pulled->record.reference, pulled->stats.layers_fetched, pulled->stats.layers_present);
+      log::info("Task {} of framework {}: image {} ready ({} layers fetched, {} already here, {} bytes downloaded, {} "
+                "kept from an interrupted pull)",
+                key.second, key.first, pulled->record.reference, pulled->stats.layers_fetched,
+                pulled->stats.layers_present, pulled->stats.bytes_fetched, pulled->stats.bytes_resumed);
       entry.image = std::move(*pulled);
       launched_or_failed(entry, launch(entry));
     });

@@ -61,10 +61,15 @@ int pull(const PullOptions& options) {
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   const auto& record = pulled->record;
   std::printf("%s\n", record.reference.c_str());
-  std::printf("manifest %s, %zu layers (%d fetched, %d already here), %.1f MiB fetched in %.2f s\n",
+  std::printf("manifest %s, %zu layers (%d fetched, %d already here), %.1f MiB fetched in %.2f s",
               record.manifest_digest.str().c_str(), record.layers.size(), pulled->stats.layers_fetched,
               pulled->stats.layers_present, static_cast<double>(pulled->stats.bytes_fetched) / (1 << 20),
               took.count());
+  if (pulled->stats.bytes_resumed > 0) {
+    std::printf(" (%.1f MiB more kept from an interrupted pull)",
+                static_cast<double>(pulled->stats.bytes_resumed) / (1 << 20));
+  }
+  std::printf("\n");
   return 0;
 }
 

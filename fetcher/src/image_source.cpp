@@ -46,6 +46,10 @@ class RegistrySource final : public ImageSource {
   Result<void> blob(const Descriptor& blob, const RegistryClient::Sink& sink) override {
     return client_.blob(reference_, blob, sink);
   }
+  bool resumable() const override { return true; }
+  Result<void> blob_from(const Descriptor& blob, std::uint64_t offset, const RegistryClient::Sink& sink) override {
+    return client_.blob_from(reference_, blob, offset, sink);
+  }
 
  private:
   RegistryClient& client_;
@@ -53,6 +57,11 @@ class RegistrySource final : public ImageSource {
 };
 
 }  // namespace
+
+Result<void> ImageSource::blob_from(const Descriptor& blob, std::uint64_t offset, const RegistryClient::Sink& sink) {
+  if (offset == 0) return this->blob(blob, sink);
+  return fail(fmt::format("{}: blob {} cannot be read from byte {}", name(), blob.digest.str(), offset));
+}
 
 std::string_view to_string(LocalTransport transport) {
   switch (transport) {

@@ -138,7 +138,7 @@ ImageStore::ImageStore(fs::path root) : root_(root), blobs_(root / "blobs") {}
 
 Result<ImageStore> ImageStore::open(fs::path root) {
   if (!root.is_absolute()) return fail("image store: " + root.string() + " is not an absolute path");
-  for (const char* dir : {"blobs/ingest", "layers/sha256", "layers/ingest", "layers/locks", "images"}) {
+  for (const char* dir : {"blobs/ingest", "layers/sha256", "layers/ingest", "layers/locks", "layers/partial", "images"}) {
     BERTH_TRY_VOID(files::make_dirs(root / dir));
   }
   remove_unlocked(root / "layers/ingest");
@@ -155,6 +155,11 @@ bool ImageStore::has_layer(const Digest& digest) const {
   auto path = layer_path(digest);
   std::error_code ec;
   return !path.empty() && fs::is_directory(fs::symlink_status(path, ec));
+}
+
+fs::path ImageStore::partial_path(const Digest& digest) const {
+  if (!validate(digest)) return {};
+  return root_ / "layers/partial" / (digest.algorithm + "-" + digest.hex);
 }
 
 Result<IngestLayer> ImageStore::begin_layer() {
@@ -315,6 +320,14 @@ Result<PruneResult> ImageStore::prune(const std::set<std::string>& in_use) {
       if (blobs_.remove(*parsed)) result.blobs_removed.push_back(digest);
     }
     ec.clear();
+  }
+  // No pull runs (the store lock says so): no partial download is in use.
+  for (const auto& entry : fs::directory_iterator(root_ / "layers/partial", ec)) {
+    std::error_code size_ec;
+    auto size = entry.file_size(size_ec);
+    if (::unlink(entry.path().c_str()) != 0) continue;
+    if (!size_ec) result.bytes_freed += size;
+    ++result.partial_downloads_removed;
   }
   return result;
 }

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -13,6 +15,7 @@
 #include <thread>
 
 #include "berth/common/fd.hpp"
+#include "berth/common/files.hpp"
 #include "berth/common/log.hpp"
 
 namespace berth::fetcher {
@@ -60,13 +63,64 @@ Result<void> check_platform(const ImageConfig& config, const Platform& platform)
   return fail(fmt::format("the image is for {}, not {}", to_string(image), to_string(platform)));
 }
 
+// A layer's broken-off download kept in the store, open for appending.
+struct PartialDownload {
+  UniqueFd fd;
+  std::uint64_t held = 0;  // bytes it holds
+  fs::path path;
+};
+
+Result<PartialDownload> open_partial(const fs::path& path, std::uint64_t layer_size) {
+  PartialDownload partial{UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)),
+                          0, path};
+  if (!partial.fd) return fail_sys("open", path.string());
+  struct stat st {};
+  if (::fstat(partial.fd.get(), &st) != 0) return fail_sys("stat", path.string());
+  partial.held = static_cast<std::uint64_t>(st.st_size);
+  if (partial.held > layer_size) {  // cannot be this layer's
+    if (::ftruncate(partial.fd.get(), 0) != 0) return fail_sys("truncate", path.string());
+    partial.held = 0;
+  }
+  return partial;
+}
+
+// Feeds the first `bytes` of `fd` to `sink`.
+Result<void> replay(int fd, std::uint64_t bytes, const RegistryClient::Sink& sink) {
+  std::vector<char> buffer(1 << 20);
+  for (std::uint64_t offset = 0; offset < bytes;) {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), bytes - offset));
+    ssize_t n = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_sys("read", "a kept download");
+    if (n == 0) return fail("a kept download is shorter than it was");
+    BERTH_TRY_VOID(sink(std::string_view(buffer.data(), static_cast<std::size_t>(n))));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
 }  // namespace
 
-Result<void> Puller::unpack(ImageSource& source, const Descriptor& layer, const Digest& diff_id) {
+Result<std::uint64_t> Puller::unpack(ImageSource& source, const Descriptor& layer, const Digest& diff_id) {
   BERTH_TRY_VOID(layer_compression(layer.media_type));
   if (!layer.urls.empty()) {
     return fail(fmt::format("layer {} is a foreign layer served from {}; Berth does not fetch those",
                             layer.digest.str(), layer.urls.front()));
+  }
+  // What an earlier pull downloaded before it broke off is replayed from the
+  // store, and only the rest is asked for; what arrives is kept as it comes.
+  std::optional<PartialDownload> partial;
+  if (source.resumable()) {
+    auto opened = open_partial(store_.partial_path(layer.digest), layer.size);
+    if (opened) {
+      partial = std::move(*opened);
+    } else {
+      log::warn("Layer {}: its download is not kept: {}", layer.digest.str(), opened.error().what());
+    }
+  }
+  const std::uint64_t resumed = partial ? partial->held : 0;
+  if (resumed > 0) {
+    log::info("Layer {}: resuming its download at byte {} of {}", layer.digest.str(), resumed, layer.size);
   }
   BERTH_TRY(auto ingest, store_.begin_layer());
   UniqueFd dir(::open(ingest.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -79,35 +133,69 @@ Result<void> Puller::unpack(ImageSource& source, const Descriptor& layer, const 
   UniqueFd reader(ends[0]);
   UniqueFd writer(ends[1]);
   Result<void> downloaded;
+  bool extractor_stopped = false;
   std::thread download([&] {
-    downloaded = source.blob(layer, [&](std::string_view chunk) -> Result<void> {
-      if (cancelled_) return fail(Error("the pull was cancelled", ECANCELED));
+    auto send = [&](std::string_view chunk) -> Result<void> {
       while (!chunk.empty()) {
         ssize_t n = ::send(writer.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail_sys("unpacking stopped reading");
+        if (n < 0) {
+          extractor_stopped = true;
+          return fail_sys("unpacking stopped reading");
+        }
         chunk.remove_prefix(static_cast<std::size_t>(n));
       }
       return {};
-    });
+    };
+    downloaded = [&]() -> Result<void> {
+      if (resumed > 0) BERTH_TRY_VOID(replay(partial->fd.get(), resumed, send));
+      if (resumed == layer.size) return {};
+      return source.blob_from(layer, resumed, [&](std::string_view chunk) -> Result<void> {
+        if (cancelled_) return fail(Error("the pull was cancelled", ECANCELED));
+        if (partial && !files::write_all(partial->fd.get(), chunk, partial->path)) {
+          // A full disk, say: the download goes on without a copy.
+          log::warn("Layer {}: no longer keeping its download", layer.digest.str());
+          ::unlink(partial->path.c_str());
+          partial.reset();
+        }
+        return send(chunk);
+      });
+    }();
     writer.reset();  // end of stream for the extractor
   });
   auto extracted = extract_layer(dir.get(), fd_source(reader.get()), options_.layer);
   reader.reset();  // a download still sending learns the extractor stopped
   download.join();
-  // The download's error explains an extraction that failed for want of bytes.
-  if (!downloaded) return fail(std::move(downloaded).error());
-  if (!extracted) return fail(std::move(extracted).error().context(fmt::format("layer {}", layer.digest.str())));
-  if (extracted->compressed_digest != layer.digest) {
-    return fail(fmt::format("layer {}: unpacked content has digest {}", layer.digest.str(),
-                            extracted->compressed_digest.str()));
-  }
-  if (extracted->diff_id != diff_id) {
-    return fail(fmt::format("layer {}: uncompressed digest {} is not the {} the image config gives",
-                            layer.digest.str(), extracted->diff_id.str(), diff_id.str()));
+  // The download's error explains an extraction that failed for want of
+  // bytes; what arrived stays kept for the next pull.
+  if (!downloaded && !extractor_stopped) return fail(std::move(downloaded).error());
+  auto checked = [&]() -> Result<void> {
+    if (!extracted) return fail(std::move(extracted).error().context(fmt::format("layer {}", layer.digest.str())));
+    if (extracted->compressed_digest != layer.digest) {
+      return fail(fmt::format("layer {}: unpacked content has digest {}", layer.digest.str(),
+                              extracted->compressed_digest.str()));
+    }
+    if (extracted->diff_id != diff_id) {
+      return fail(fmt::format("layer {}: uncompressed digest {} is not the {} the image config gives",
+                              layer.digest.str(), extracted->diff_id.str(), diff_id.str()));
+    }
+    return {};
+  }();
+  if (!checked) {
+    // Bytes that do not check out are never resumed from.
+    if (partial) ::unlink(partial->path.c_str());
+    if (resumed == 0) return fail(std::move(checked).error());
+    log::warn("Layer {}: the {} bytes kept from an earlier download do not check out ({}); fetching it whole",
+              layer.digest.str(), resumed, checked.error().what());
+    partial.reset();
+    dir.reset();
+    { auto discarded = std::move(ingest); }
+    return unpack(source, layer, diff_id);
   }
   dir.reset();
-  return store_.commit_layer(std::move(ingest), layer.digest);
+  BERTH_TRY_VOID(store_.commit_layer(std::move(ingest), layer.digest));
+  if (partial) ::unlink(partial->path.c_str());
+  return resumed;
 }
 
 Result<void> Puller::fetch_layer(ImageSource& source, const Descriptor& layer, const Digest& diff_id,
@@ -134,17 +222,19 @@ Result<void> Puller::fetch_layer(ImageSource& source, const Descriptor& layer, c
     ++stats.layers_present;
     return future.get();
   }
+  std::uint64_t resumed = 0;
   auto result = [&]() -> Result<bool> {
     if (cancelled_) return fail(Error("the pull was cancelled", ECANCELED));
     // Another process sharing the store may be fetching it: wait, then look again.
     BERTH_TRY(auto lock, store_.lock_layer(layer.digest));
     if (store_.has_layer(layer.digest)) return false;
-    BERTH_TRY_VOID(unpack(source, layer, diff_id));
+    BERTH_TRY(resumed, unpack(source, layer, diff_id));
     return true;
   }();
   if (result && *result) {
     ++stats.layers_fetched;
-    stats.bytes_fetched += layer.size;
+    stats.bytes_fetched += layer.size - resumed;
+    stats.bytes_resumed += resumed;
   } else if (result) {
     ++stats.layers_present;
   }
@@ -170,6 +260,7 @@ Result<void> Puller::fetch_layers(ImageSource& source, const ImageManifest& mani
       stats.layers_fetched += mine.layers_fetched;
       stats.layers_present += mine.layers_present;
       stats.bytes_fetched += mine.bytes_fetched;
+      stats.bytes_resumed += mine.bytes_resumed;
     }
   };
   {

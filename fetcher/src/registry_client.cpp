@@ -344,10 +344,14 @@ struct RegistryClient::Impl {
     return fetched;
   }
 
-  Result<void> blob(const ImageReference& reference, const Descriptor& descriptor, const Sink& sink) {
+  Result<void> blob(const ImageReference& reference, const Descriptor& descriptor, std::uint64_t offset,
+                    const Sink& sink) {
     auto what = fmt::format("blob {} of {} from {}", descriptor.digest.str(), reference.repository, reference.registry);
+    if (offset > descriptor.size) {
+      return fail(fmt::format("{}: cannot start at byte {} of {}", what, offset, descriptor.size));
+    }
     BERTH_TRY(auto hasher, Hasher::create(descriptor.digest.algorithm));
-    std::uint64_t delivered = 0;
+    std::uint64_t delivered = offset;
     auto backoff = options.backoff;
     for (int attempt = 1;; ++attempt) {
       Response response;
@@ -391,6 +395,7 @@ struct RegistryClient::Impl {
     if (delivered != descriptor.size) {
       return fail(fmt::format("{}: {} bytes, its descriptor gives {}", what, delivered, descriptor.size));
     }
+    if (offset > 0) return {};  // the caller, who holds the first bytes, checks the digest
     auto digest = hasher.finish();
     if (digest != descriptor.digest) {
       return fail(fmt::format("{}: content has digest {}, expected {}", what, digest.str(), descriptor.digest.str()));
@@ -422,7 +427,12 @@ Result<FetchedManifest> RegistryClient::manifest(const ImageReference& reference
 }
 
 Result<void> RegistryClient::blob(const ImageReference& reference, const Descriptor& blob, const Sink& sink) {
-  return impl_->blob(reference, blob, sink);
+  return impl_->blob(reference, blob, 0, sink);
+}
+
+Result<void> RegistryClient::blob_from(const ImageReference& reference, const Descriptor& blob, std::uint64_t offset,
+                                       const Sink& sink) {
+  return impl_->blob(reference, blob, offset, sink);
 }
 
 RegistryStats RegistryClient::stats() const {

@@ -94,6 +94,17 @@ class PullerTest : public ::testing::Test {
     EXPECT_EQ(to_json(**record), to_json(pulled.record));
   }
 
+  // `image` through `proxy`, with a client that does not retry: a cut download stays cut.
+  struct ThroughProxy {
+    ImageReference reference;
+    std::unique_ptr<RegistryClient> client;
+  };
+  ThroughProxy through(const TestRegistry& registry, const berth::testing::RegistryFaultProxy& proxy,
+                       const TestImage& image) {
+    RegistryOptions once{.insecure_registries = {proxy.address()}, .attempts = 1};
+    return {reference_of(proxy.address() + "/" + image.repository + ":" + image.tag), client_for(registry, once)};
+  }
+
   void expect_nothing_partial() {
     EXPECT_TRUE(fs::is_empty(store_->root() / "layers/ingest"));
     EXPECT_TRUE(!fs::exists(store_->root() / "blobs/ingest") || fs::is_empty(store_->root() / "blobs/ingest"));
@@ -231,6 +242,79 @@ TEST_F(PullerTest, BrokenDownloadsResumeAndARegistryThatStaysAwayFailsClearly) {
   registry.start();
   auto retried = second.pull(via_proxy);
   ASSERT_TRUE(retried.has_value()) << retried.error().what();
+}
+
+// A pull whose download broke off for good (its process was killed, stopped
+// or ran out of retries) leaves what it got in the store; the next pull of
+// the layer replays that and asks the registry for the rest only.
+TEST_F(PullerTest, ABrokenOffDownloadIsKeptAndTheNextPullFetchesOnlyTheRest) {
+  TestRegistry registry;
+  TestImages images(registry);
+  auto large = images.large({.total_bytes = 16 << 20, .layers = 1, .seed = 21});
+  berth::testing::RegistryFaultProxy proxy(registry.port());
+  auto [via_proxy, client] = through(registry, proxy, large);
+  constexpr std::uint64_t kCut = 5 << 20;
+  proxy.cut_blob_downloads(kCut, 2);  // the config (whole: it is smaller) and the layer
+  auto broken = Puller(*store_, *client).pull(via_proxy);
+  ASSERT_FALSE(broken.has_value());
+  auto partial = store_->partial_path(*parse_digest(large.layers[0].digest));
+  ASSERT_TRUE(fs::exists(partial));
+  EXPECT_EQ(fs::file_size(partial), kCut);
+  expect_nothing_partial();
+
+  auto pulled = Puller(*store_, *client).pull(via_proxy);
+  ASSERT_TRUE(pulled.has_value()) << pulled.error().what();
+  EXPECT_EQ(pulled->stats.bytes_resumed, kCut);
+  EXPECT_EQ(pulled->stats.bytes_fetched, large.layers[0].size - kCut);
+  expect_pulled(*pulled, large);
+  EXPECT_FALSE(fs::exists(partial)) << "gone once the layer is in";
+}
+
+TEST_F(PullerTest, KeptBytesThatDoNotCheckOutAreDroppedAndTheLayerIsFetchedWhole) {
+  TestRegistry registry;
+  TestImages images(registry);
+  auto large = images.large({.total_bytes = 8 << 20, .layers = 1, .seed = 22});
+  berth::testing::RegistryFaultProxy proxy(registry.port());
+  auto [via_proxy, client] = through(registry, proxy, large);
+  proxy.cut_blob_downloads(3 << 20, 2);
+  ASSERT_FALSE(Puller(*store_, *client).pull(via_proxy).has_value());
+  auto partial = store_->partial_path(*parse_digest(large.layers[0].digest));
+  ASSERT_TRUE(fs::exists(partial));
+  {
+    std::fstream damage(partial, std::ios::binary | std::ios::in | std::ios::out);
+    damage.seekp(1 << 20);
+    damage.put('\x5a');
+  }
+  auto pulled = Puller(*store_, *client).pull(via_proxy);
+  ASSERT_TRUE(pulled.has_value()) << pulled.error().what();
+  EXPECT_EQ(pulled->stats.bytes_resumed, 0u);
+  EXPECT_EQ(pulled->stats.bytes_fetched, large.layers[0].size);
+  expect_pulled(*pulled, large);
+  EXPECT_FALSE(fs::exists(partial));
+  expect_nothing_partial();
+}
+
+TEST_F(PullerTest, PruneRemovesKeptDownloadsAndACancelledPullEndsAtOnce) {
+  TestRegistry registry;
+  TestImages images(registry);
+  auto large = images.large({.total_bytes = 8 << 20, .layers = 2, .seed = 23});
+  berth::testing::RegistryFaultProxy proxy(registry.port());
+  auto [via_proxy, client] = through(registry, proxy, large);
+  proxy.cut_blob_downloads(1 << 20, 3);
+  ASSERT_FALSE(Puller(*store_, *client, {.parallel_layers = 2}).pull(via_proxy).has_value());
+  ASSERT_FALSE(fs::is_empty(store_->root() / "layers/partial"));
+  auto pruned = store_->prune();
+  ASSERT_TRUE(pruned.has_value()) << pruned.error().what();
+  EXPECT_GE(pruned->partial_downloads_removed, 1u);
+  EXPECT_TRUE(fs::is_empty(store_->root() / "layers/partial"));
+
+  Puller cancelled(*store_, *client);
+  cancelled.cancel();
+  auto refused = cancelled.pull(via_proxy);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ECANCELED) << refused.error().what();
+  EXPECT_TRUE(fs::is_empty(store_->root() / "layers/sha256"));
+  expect_nothing_partial();
 }
 
 TEST_F(PullerTest, UnknownImagesAndTagsAreClearErrors) {

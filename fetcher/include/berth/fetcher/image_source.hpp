@@ -67,6 +67,10 @@ class ImageSource {
   virtual Result<FetchedManifest> manifest(const Digest& digest) = 0;
   // Streams a blob, verified as RegistryClient::blob verifies it.
   virtual Result<void> blob(const Descriptor& blob, const RegistryClient::Sink& sink) = 0;
+  // Whether blob_from works: worth keeping a broken-off download for.
+  virtual bool resumable() const { return false; }
+  // A blob from byte `offset` on (RegistryClient::blob_from: the caller checks the digest).
+  virtual Result<void> blob_from(const Descriptor& blob, std::uint64_t offset, const RegistryClient::Sink& sink);
 };
 
 // A registry through a shared client; `client` must outlive the source.

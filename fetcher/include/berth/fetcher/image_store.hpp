@@ -11,6 +11,12 @@
 //                                   once its digests check out; removed on failure
 //                                   and, left over from a crash, when the store opens
 //       locks/<algorithm>-<hex>     held (flock) by the one pull fetching that layer
+//       partial/<algorithm>-<hex>   the compressed bytes of a layer whose download
+//                                   a killed, stopped or failed pull broke off, as
+//                                   they arrived: the next pull of the layer asks
+//                                   the registry for the rest only. Used under the
+//                                   layer's lock; removed when the layer commits,
+//                                   when its bytes prove wrong, and by prune
 //     store.lock                    pulls hold it shared, prune exclusively
 //     images/
 //       <sha256 of the reference>.json   ImageRecord, written atomically
@@ -92,6 +98,7 @@ class StoreLock {
 struct PruneResult {
   std::vector<std::string> layers_removed;  // digests
   std::vector<std::string> blobs_removed;
+  std::size_t partial_downloads_removed = 0;
   std::uint64_t bytes_freed = 0;
 };
 
@@ -106,6 +113,8 @@ class ImageStore {
   std::filesystem::path layer_path(const Digest& digest) const;
   bool has_layer(const Digest& digest) const;
   Result<IngestLayer> begin_layer();
+  // Where a broken-off download of the layer is kept (see the layout above).
+  std::filesystem::path partial_path(const Digest& digest) const;
   // Waits until no other pull (in any process) is fetching this layer.
   Result<StoreLock> lock_layer(const Digest& digest);
   // Held by a pull from start to record, so that prune cannot remove what it
@@ -128,7 +137,7 @@ class ImageStore {
   Result<void> remove_image(std::string_view reference);
 
   // Removes the layers and blobs no image record references, except the
-  // layers in `in_use` (those of running containers). Refused (EBUSY) while
+  // layers in `in_use` (those of running containers), and every partial download. Refused (EBUSY) while
   // a pull runs in any process sharing the store.
   Result<PruneResult> prune(const std::set<std::string>& in_use = {});
   // Bytes the store's files take on disk.

@@ -8,6 +8,13 @@
 // config. Pulls of the same layer run once: in one process the other pulls
 // wait for the first; across processes sharing the store, the store's layer
 // lock makes them wait, and they then find the layer there.
+//
+// A registry download is also kept, as it arrives, in the store's partial
+// download of the layer: a pull that was killed, stopped or failed midway
+// leaves it, and the next pull of the layer replays it into the extractor and
+// asks the registry (Range) for the rest only. The whole is checked as
+// always; kept bytes that do not check out are dropped, and the layer is
+// fetched whole.
 
 #include <atomic>
 #include <cstdint>
@@ -37,7 +44,8 @@ struct PullOptions {
 struct PullStats {
   int layers_fetched = 0;
   int layers_present = 0;  // already in the store
-  std::uint64_t bytes_fetched = 0;
+  std::uint64_t bytes_fetched = 0;  // downloaded by this pull
+  std::uint64_t bytes_resumed = 0;  // kept from downloads earlier pulls broke off
 };
 
 struct PulledImage {
@@ -76,7 +84,8 @@ class Puller {
   Result<void> fetch_layers(ImageSource& source, const ImageManifest& manifest, const ImageConfig& config,
                             PullStats& stats);
   Result<void> fetch_layer(ImageSource& source, const Descriptor& layer, const Digest& diff_id, PullStats& stats);
-  Result<void> unpack(ImageSource& source, const Descriptor& layer, const Digest& diff_id);
+  // The layer's bytes resumed from a download an earlier pull broke off.
+  Result<std::uint64_t> unpack(ImageSource& source, const Descriptor& layer, const Digest& diff_id);
 
   ImageStore& store_;
   RegistryClient& client_;

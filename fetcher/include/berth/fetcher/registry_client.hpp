@@ -89,6 +89,11 @@ class RegistryClient {
   // may have received part of the blob, which the caller must discard.
   using Sink = std::function<Result<void>(std::string_view chunk)>;
   Result<void> blob(const ImageReference& reference, const Descriptor& blob, const Sink& sink);
+  // The same from byte `offset` on, for a caller that holds the bytes
+  // before it (a download an earlier process broke off): the size is
+  // checked, the digest cannot be here and is the caller's to check.
+  Result<void> blob_from(const ImageReference& reference, const Descriptor& blob, std::uint64_t offset,
+                         const Sink& sink);
 
   RegistryStats stats() const;
 
