@@ -1,12 +1,13 @@
 // The agent killed with SIGKILL ten times at random moments (three times
 // with the master), while a framework launches 100 long-running tasks (20 of
-// them on the agent's
-// bridge, with an address and interface of their own) and 10 that exit with
-// status 3 after a moment: no task that ran is restarted or lost (each keeps
-// its pid and container), tasks that ended while the agent was down report
-// their true exit status, the framework's view of every task ends as the
-// agent's, every update is acknowledged, and nothing is left afterwards: no
-// process, cgroup, mount, interface or address lease.
+// them on the agent's bridge, with an address and interface of their own,
+// and 10 from an image that takes seconds to pull, so that kills land
+// mid-pull) and 10 that exit with status 3 after a moment: no task that ran
+// is restarted or lost (each keeps its pid and container), tasks that ended
+// while the agent was down report their true exit status, the framework's
+// view of every task ends as the agent's, every update is acknowledged, and
+// nothing is left afterwards: no process, cgroup, mount, interface or address
+// lease.
 //
 // And a kill, or a graceful stop, while a task's image is being pulled: the
 // restarted agent takes the pull up again, keeps the layers fetched before
@@ -74,10 +75,16 @@ class RecoveryTest : public ::testing::Test {
     ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << std::strerror(errno);
     host_.emplace(isolators::network::RouteSocket::open().value());
     ASSERT_TRUE(host_->set_up("lo"));
+    // An image that takes a few seconds to pull, so that kills land mid-pull.
+    registry_.emplace();
+    images_.emplace(*registry_);
+    images_->large({.repository = "chaos", .total_bytes = 8 << 20, .layers = 1, .seed = 9, .on_busybox = true});
+    proxy_.emplace(registry_->port());
+    proxy_->limit_rate(2 << 20);
     cluster_.emplace(Cluster::Options{
         .master_flags = {},
         .agent_flags = {"--isolation=cgroups/cpu,cgroups/mem,cgroups/pids,network/bridge",
-                        "--network_cidr=10.88.0.0/24"}});
+                        "--network_cidr=10.88.0.0/24", "--insecure_registries=" + proxy_->address()}});
     cluster_->start_master();
     cluster_->start_agent();
     ASSERT_TRUE(cluster_->wait_for_agent()) << cluster_->agent_log();
@@ -99,8 +106,13 @@ class RecoveryTest : public ::testing::Test {
   }
   std::size_t leases() { return entries(cluster_->dir() / "agent/network/leases"); }
 
+  std::string slow_image() const { return proxy_->address() + "/chaos:latest"; }
+
   UniqueFd home_;
   std::optional<isolators::network::RouteSocket> host_;
+  std::optional<TestRegistry> registry_;
+  std::optional<TestImages> images_;
+  std::optional<RegistryFaultProxy> proxy_;
   std::optional<Cluster> cluster_;
 };
 
@@ -108,6 +120,7 @@ TEST_F(RecoveryTest, TenKillsAtRandomMomentsLoseNoTask) {
   constexpr int kSleepers = 100;
   constexpr int kShort = 10;
   constexpr int kBridged = 20;  // the first sleepers
+  constexpr int kFromImage = 10;  // the next ones
   std::mt19937 random(std::random_device{}());
   asio::io_context io;
   // The framework's view: each logical task's current id, and every update per id.
@@ -128,10 +141,16 @@ TEST_F(RecoveryTest, TenKillsAtRandomMomentsLoseNoTask) {
           task.mutable_command()->set_shell(true);
           task.mutable_command()->clear_arguments();
           task.mutable_command()->set_value(it->starts_with("s") ? "exec sleep 100000" : "sleep 3; exit 3");
-          if (it->starts_with("s") && std::stoi(it->substr(1)) < kBridged) {
+          auto index = std::stoi(it->substr(1));
+          if (it->starts_with("s") && index < kBridged) {
             auto* label = task.mutable_labels()->add_labels();
             label->set_key("berth.network");
             label->set_value("bridge");
+          } else if (it->starts_with("s") && index < kBridged + kFromImage) {
+            task.mutable_container()->set_type(v1::ContainerInfo::MESOS);
+            auto* image = task.mutable_container()->mutable_mesos()->mutable_image();
+            image->set_type(v1::Image::DOCKER);
+            image->mutable_docker()->set_name(slow_image());
           }
           current[*it] = id;
           logical_of[id] = *it;
@@ -244,6 +263,11 @@ TEST_F(RecoveryTest, TenKillsAtRandomMomentsLoseNoTask) {
   }
   EXPECT_TRUE(wait_until([&] { return cluster_->agent_state().at("status_updates_pending").as_int64() == 0; }, 30s))
       << "every update acknowledged";
+  // The image takes 4 s to pull and the agent never lived that long between
+  // kills: its pull was cut, taken up again and resumed where it broke off.
+  auto log = cluster_->agent_log();
+  EXPECT_NE(log.find("launching it again"), std::string::npos);
+  EXPECT_NE(log.find("resuming its download at byte"), std::string::npos);
   EXPECT_EQ(framework.subscriptions(), 4u) << "subscribed again after each of the three master restarts";
   // One address and one interface per bridged task: none of a cut launch's stayed.
   EXPECT_TRUE(wait_until([&] { return leases() == kBridged && bridge_interfaces() == kBridged; }, 10s))
