@@ -6,6 +6,7 @@
 // libseccomp version, so launches do not recompile.
 
 #include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include <cstdint>
 #include <map>
@@ -13,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,8 +72,9 @@ struct Program {
 };
 
 // Compiles `profile` for a container whose capabilities are `caps` (CAP_*
-// names).
-Result<Program> compile(const Profile& profile, const std::set<std::string>& caps);
+// names), flattened (below) unless `as_libseccomp_writes_it`.
+enum class Form { flattened, as_libseccomp_writes_it };
+Result<Program> compile(const Profile& profile, const std::set<std::string>& caps, Form form = Form::flattened);
 
 // Compiled programs, kept for the life of the process.
 class ProgramCache {
@@ -83,6 +86,17 @@ class ProgramCache {
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const Program>> programs_;
 };
+
+// The program with its syscall dispatch (the tests on the architecture and
+// the syscall number before any argument is read) rewritten as a balanced
+// tree over ranges of syscall numbers that share an outcome: the same
+// filter, shorter and quicker for the kernel to load (seccomp_flatten.cpp).
+// nullopt if the program does something else before it reads an argument,
+// would not come out shorter, or does not check out against the original.
+std::optional<std::vector<sock_filter>> flatten(std::span<const sock_filter> program);
+
+// What `program` returns for `data`, run as the kernel runs classic BPF.
+std::uint32_t run_filter(std::span<const sock_filter> program, const seccomp_data& data);
 
 // libseccomp's token for an architecture named as profiles name it
 // ("SCMP_ARCH_X86_64"); 0 if libseccomp knows no such architecture.
