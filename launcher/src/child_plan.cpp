@@ -2,6 +2,11 @@
 
 #include <sched.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -13,6 +18,8 @@
 #include <array>
 #include <fstream>
 #include <ranges>
+
+#include "berth/common/seccomp_bpf.hpp"
 
 namespace berth::launcher {
 
@@ -33,7 +40,9 @@ constexpr std::array<std::string_view, kChildStepCount> kStepNames = {
     "setns", "wait for id maps", "open runtime dir", "attach layer", "isolate fds", "reset signals", "set non-dumpable", "set subreaper", "open stdin",
     "open stdout", "open stderr", "make mounts private", "bind rootfs", "mount /dev", "mount", "create device",
     "symlink", "mount /dev/shm", "pivot_root", "remount root read-only", "write sysctl", "make path read-only",
-    "mask path", "sethostname", "setdomainname", "chdir", "find executable", "fork task", "exec berth-init", "unblock signals",
+    "mask path", "sethostname", "setdomainname", "chdir", "find executable", "fork task", "exec berth-init",
+    "set parent death signal", "load seccomp filter (beside init)", "drop bounding capability (beside init)",
+    "wait for init's setup", "chdir", "unblock signals",
     "setsid", "setrlimit", "write oom_score_adj", "load seccomp filter", "drop bounding capability", "keep capabilities", "setgroups", "setresgid", "setresuid",
     "capset", "raise ambient capability", "set parent death signal", "set no_new_privs", "umask", "close fds",
     "wait for start", "load seccomp filter", "execve",
@@ -58,6 +67,26 @@ constexpr std::array<DefaultDevice, 6> kDefaultDevices{{
     {"/dev/random", 1, 8},
     {"/dev/urandom", 1, 9},
     {"/dev/tty", 5, 0},
+}};
+
+#if defined(__x86_64__)
+constexpr std::uint32_t kNativeAuditArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr std::uint32_t kNativeAuditArch = AUDIT_ARCH_AARCH64;
+#else
+constexpr std::uint32_t kNativeAuditArch = 0;  // no early filter: allows() answers no
+#endif
+
+// What the task calls after loading a filter beside init (task_steps.cpp,
+// security_steps.cpp): the prctl options it uses, and the rest with any
+// first argument. Docker's default profile allows them all.
+constexpr std::array<seccomp_bpf::Call, 24> kTaskCallsAfterEarlyFilter{{
+    {SYS_prctl, PR_CAPBSET_DROP}, {SYS_futex, FUTEX_WAIT_PRIVATE}, {SYS_chdir},
+    {SYS_rt_sigprocmask, SIG_SETMASK}, {SYS_setsid}, {SYS_prlimit64}, {SYS_openat, static_cast<std::uint64_t>(AT_FDCWD)},
+    {SYS_write}, {SYS_close}, {SYS_prctl, PR_SET_KEEPCAPS}, {SYS_setgroups}, {SYS_getgroups},
+    {SYS_setresgid}, {SYS_setresuid}, {SYS_capset}, {SYS_prctl, PR_CAP_AMBIENT}, {SYS_prctl, PR_SET_PDEATHSIG},
+    {SYS_getppid}, {SYS_prctl, PR_SET_NO_NEW_PRIVS}, {SYS_umask}, {SYS_close_range}, {SYS_execve},
+    {SYS_exit_group}, {SYS_exit},
 }};
 
 bool has_nul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
@@ -338,7 +367,9 @@ ChildPlan::ChildPlan(const LaunchRequest& request)
   if (request_.seccomp) {
     auto& program = request_.seccomp->instructions;
     seccomp_ = sock_fprog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
+    seccomp_early_ = !gated() && seccomp_bpf::allows(program, kNativeAuditArch, kTaskCallsAfterEarlyFilter);
   }
+  task_forks_early_ = !gated() && (seccomp_early_ || capabilities_.has_value());
 }
 
 void ChildPlan::prepare_filesystem() {

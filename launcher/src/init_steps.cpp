@@ -11,9 +11,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <linux/futex.h>
+
+#include <algorithm>
 #include <array>
-#include <utility>
 #include <cstdint>
+#include <utility>
 
 #include "../init/init_core.hpp"
 #include "berth/launcher/child_steps.hpp"
@@ -244,24 +247,50 @@ int task_entry(void* start) {
   run_task(*task->plan, state);
 }
 
-}  // namespace
-
-void run_init(const ChildPlan& plan, ChildState& state) {
-  raw::run_steps(init_steps(), plan, state, kInitSetupFailed);
-  state.init_pid = static_cast<pid_t>(syscall(SYS_getpid));
-  // Right away, the task borrows this memory too, and runs beside init
-  // while init exec's berth-init: the launching thread wakes at that exec and
-  // waits on the error pipe until the task exec's, so the task's stack and
-  // the plan outlive its use of them. Gated, the task waits for its start
-  // long after this launch has returned, so it takes a copy instead. glibc's
-  // clone() is a bare system call wrapper; its fork() would run atfork
-  // handlers and take locks.
+// Starts the task on its own stack. Without a gate it borrows this memory
+// too (which is the launching process's): the launching thread wakes when
+// init exec's berth-init and waits on the error pipe until the task exec's,
+// so the task's stack, the plan and init's stack outlive its use of them.
+// Gated, the task waits for its start long after this launch has returned,
+// so it takes a copy instead. glibc's clone() is a bare system call wrapper;
+// its fork() would run atfork handlers and take locks. `start` must stay
+// until init exec's: the task copies it when it gets to run.
+void start_task(const ChildPlan& plan, ChildState& state, TaskStart& start) {
   int flags = plan.gated() ? SIGCHLD : CLONE_VM | SIGCHLD;
-  TaskStart start{&plan, state};
+  start = {&plan, state};
   record_time(state, static_cast<std::size_t>(ChildStep::kForkTask));  // when init starts it
   int pid = ::clone(task_entry, state.task_stack_top, flags, &start);
   if (pid < 0) raw::report_failure(state.error_fd, ChildStep::kForkTask, errno, kInitSetupFailed);
   state.task_pid = pid;
+}
+
+}  // namespace
+
+void run_init(const ChildPlan& plan, ChildState& state) {
+  auto steps = init_steps();
+  TaskStart start{};
+  if (!plan.task_forks_early()) {
+    raw::run_steps(steps, plan, state, kInitSetupFailed);
+    state.init_pid = static_cast<pid_t>(syscall(SYS_getpid));
+    start_task(plan, state, start);
+  } else {
+    // Once stdio is open, the task starts and loads its filter and drops its
+    // bounding set (a few hundred system calls' worth) on another CPU while
+    // init mounts; pivot_root moves its root with init's. It waits for this
+    // word before it goes on.
+    std::uint32_t setup_done = 0;
+    auto mounts = static_cast<std::size_t>(
+        std::ranges::find(steps, ChildStep::kMakeMountsPrivate, &Step::id) - steps.begin());
+    raw::run_steps(steps.first(mounts), plan, state, kInitSetupFailed);
+    state.init_pid = static_cast<pid_t>(syscall(SYS_getpid));
+    state.setup_done = &setup_done;
+    start_task(plan, state, start);
+    state.setup_done = nullptr;
+    // Should a step fail, init exits and the task dies with it (its parent-death signal).
+    raw::run_steps(steps.subspan(mounts), plan, state, kInitSetupFailed);
+    __atomic_store_n(&setup_done, 1, __ATOMIC_RELEASE);
+    raw::sys(__NR_futex, reinterpret_cast<long>(&setup_done), FUTEX_WAKE_PRIVATE, 1);
+  }
   // The task dies with init (its parent-death signal, or as pid 1's) if this fails.
   int error = steps::exec_init(plan, state);
   raw::report_failure(state.error_fd, ChildStep::kExecInit, error, kInitSetupFailed);

@@ -1,5 +1,9 @@
 // Loading the task's seccomp filter, already compiled by the parent.
 //
+// A filter that allows every system call the task makes after it (the
+// plan checks) is loaded first thing, by the task forked beside init's setup,
+// off the launch's critical path; otherwise:
+//
 // With no_new_privs the filter goes on last, just before execve, so none of
 // the setup's own system calls has to be allowed by it. Without no_new_privs
 // the kernel only lets a process holding CAP_SYS_ADMIN install a filter, which
@@ -25,13 +29,18 @@ int load(const ChildPlan& plan) {
 
 namespace steps {
 
+int load_seccomp_early(const ChildPlan& plan, ChildState&) {
+  if (!plan.seccomp_early()) return 0;
+  return load(plan);
+}
+
 int load_seccomp_privileged(const ChildPlan& plan, ChildState&) {
-  if (plan.seccomp() == nullptr || plan.spec().process.no_new_privileges) return 0;
+  if (plan.seccomp() == nullptr || plan.seccomp_early() || plan.spec().process.no_new_privileges) return 0;
   return load(plan);
 }
 
 int load_seccomp(const ChildPlan& plan, ChildState&) {
-  if (plan.seccomp() == nullptr || !plan.spec().process.no_new_privileges) return 0;
+  if (plan.seccomp() == nullptr || plan.seccomp_early() || !plan.spec().process.no_new_privileges) return 0;
   return load(plan);
 }
 

@@ -65,6 +65,10 @@ int drop_bounding_set(const ChildPlan& plan, ChildState& state) {
   return 0;
 }
 
+int drop_bounding_set_late(const ChildPlan& plan, ChildState& state) {
+  return plan.task_forks_early() ? 0 : drop_bounding_set(plan, state);
+}
+
 int keep_caps(const ChildPlan& plan, ChildState&) {
   if (!plan.capabilities()) return 0;
   return raw::error_of(sys(__NR_prctl, PR_SET_KEEPCAPS, 1));

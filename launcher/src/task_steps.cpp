@@ -1,6 +1,7 @@
 // The task process, between init's fork and execve.
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/prctl.h>
 
@@ -33,6 +34,23 @@ int die_with_init(const ChildPlan&, ChildState& state) {
 // Its own session and process group: detached from any terminal of the agent,
 // and a unit for signalling the task with its children.
 int new_session(const ChildPlan&, ChildState&) { return raw::error_of(sys(__NR_setsid)); }
+
+// init's setup goes on beside a task forked early; init says when it is done.
+int wait_for_setup(const ChildPlan&, ChildState& state) {
+  if (state.setup_done == nullptr) return 0;
+  while (__atomic_load_n(state.setup_done, __ATOMIC_ACQUIRE) == 0) {
+    long r = sys(__NR_futex, reinterpret_cast<long>(state.setup_done), FUTEX_WAIT_PRIVATE, 0, 0);
+    if (r < 0 && r != -EAGAIN && r != -EINTR) return raw::error_of(r);
+  }
+  return 0;
+}
+
+// Forked before init's chdir (and pivot_root, which moves only a working
+// directory that was the old root): the task goes where init went.
+int task_chdir(const ChildPlan& plan, ChildState& state) {
+  if (state.setup_done == nullptr) return 0;
+  return change_dir(plan, state);
+}
 
 // Close-on-exec rather than close, so the error pipe stays usable until execve.
 int close_fds(const ChildPlan&, ChildState&) {
@@ -77,14 +95,25 @@ int wait_for_start(const ChildPlan& plan, ChildState& state) {
 
 }  // namespace steps
 
+std::span<const Step> early_task_steps() {
+  static constexpr std::array<Step, 4> kSteps{{
+      {ChildStep::kDieWithInitEarly, steps::die_with_init},
+      {ChildStep::kLoadSeccompEarly, steps::load_seccomp_early},
+      {ChildStep::kDropBoundingSetEarly, steps::drop_bounding_set},
+      {ChildStep::kWaitForSetup, steps::wait_for_setup},
+  }};
+  return kSteps;
+}
+
 std::span<const Step> task_steps() {
-  static constexpr std::array<Step, 19> kSteps{{
+  static constexpr std::array<Step, 20> kSteps{{
+      {ChildStep::kTaskChdir, steps::task_chdir},
       {ChildStep::kUnblockSignals, steps::unblock_signals},
       {ChildStep::kNewSession, steps::new_session},
       {ChildStep::kSetRlimits, steps::set_rlimits},
       {ChildStep::kSetOomScoreAdj, steps::set_oom_score_adj},
       {ChildStep::kLoadSeccompPrivileged, steps::load_seccomp_privileged},
-      {ChildStep::kDropBoundingSet, steps::drop_bounding_set},
+      {ChildStep::kDropBoundingSet, steps::drop_bounding_set_late},
       {ChildStep::kKeepCaps, steps::keep_caps},
       {ChildStep::kSetGroups, steps::set_groups},
       {ChildStep::kSetGid, steps::set_gid},
@@ -103,6 +132,7 @@ std::span<const Step> task_steps() {
 }
 
 void run_task(const ChildPlan& plan, ChildState& state) {
+  if (state.setup_done != nullptr) raw::run_steps(early_task_steps(), plan, state, kTaskExecFailed);
   raw::run_steps(task_steps(), plan, state, kTaskExecFailed);
   raw::exit_now(kTaskExecFailed);  // exec_task returns only on failure, reported above
 }

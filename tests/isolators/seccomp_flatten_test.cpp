@@ -12,6 +12,7 @@
 
 #include <random>
 
+#include "berth/common/seccomp_bpf.hpp"
 #include "berth/isolators/seccomp.hpp"
 #include "berth/isolators/security.hpp"
 
@@ -19,7 +20,7 @@ namespace berth::isolators {
 namespace {
 
 using seccomp::flatten;
-using seccomp::run_filter;
+using seccomp_bpf::run;
 
 // Compares the two programs on each architecture, on syscall numbers 0-1099,
 // each constant either program holds and its neighbours, and random ones,
@@ -49,7 +50,7 @@ void expect_same(const std::vector<sock_filter>& original, const std::vector<soc
         for (auto& arg : data.args) {
           arg = random() % 4 == 0 ? random() : values[random() % values.size()];
         }
-        ASSERT_EQ(run_filter(original, data), run_filter(flattened, data))
+        ASSERT_EQ(run(original, data), run(flattened, data))
             << "arch " << std::hex << arch << " nr " << std::dec << nr << " arg0 " << data.args[0];
         ++checked;
       }
@@ -151,29 +152,6 @@ TEST(SeccompFlatten, ALongListOfSingleNumbersBecomesRanges) {
   ASSERT_TRUE(flattened);
   EXPECT_EQ(flattened->size(), 4u) << "load, one test, two returns";
   expect_same(list, *flattened);
-}
-
-TEST(SeccompFlatten, TheInterpreterRunsWhatTheKernelRuns) {
-  // (nr & 0xf0) | arg0's low word: stored, reloaded, tested bit by bit.
-  std::vector<sock_filter> program{
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0),
-      BPF_STMT(BPF_MISC | BPF_TAX, 0),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args)),
-      BPF_STMT(BPF_ALU | BPF_OR | BPF_X, 0),
-      BPF_STMT(BPF_ST, 3),
-      BPF_STMT(BPF_LD | BPF_IMM, 0),
-      BPF_STMT(BPF_LD | BPF_MEM, 3),
-      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x100, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, 1),
-      BPF_STMT(BPF_RET | BPF_A, 0),
-  };
-  seccomp_data data{};
-  data.nr = 0x1234;
-  data.args[0] = 0x5;
-  EXPECT_EQ(run_filter(program, data), 0x35u);
-  data.args[0] = 0x105;
-  EXPECT_EQ(run_filter(program, data), 1u);
 }
 
 }  // namespace

@@ -229,8 +229,9 @@ TEST_F(ChildStepsTest, ExecTaskSkipsANonExecutableMatchButReportsEaccesIfNothing
 }
 
 TEST(ChildStepTablesTest, StepsRunInTheDocumentedOrder) {
-  std::vector<ChildStep> init, task;
+  std::vector<ChildStep> init, early, task;
   for (const auto& step : init_steps()) init.push_back(step.id);
+  for (const auto& step : early_task_steps()) early.push_back(step.id);
   for (const auto& step : task_steps()) task.push_back(step.id);
   EXPECT_EQ(init.front(), ChildStep::kJoinNamespaces);  // while the fds of the namespaces are still open
   EXPECT_EQ(init[1], ChildStep::kWaitForIdMaps);        // nobody can create files before the maps exist
@@ -258,7 +259,13 @@ TEST(ChildStepTablesTest, StepsRunInTheDocumentedOrder) {
   EXPECT_LT(task_position(ChildStep::kSetUid), task_position(ChildStep::kSetCapabilities));
   EXPECT_LT(task_position(ChildStep::kSetUid), task_position(ChildStep::kDieWithInit));
   EXPECT_LT(task_position(ChildStep::kLoadSeccompPrivileged), task_position(ChildStep::kDropBoundingSet));
-  EXPECT_EQ(init.size() + task.size() + 2, kChildStepCount);  // + fork task, exec berth-init
+  // A task forked beside init's setup: its parent-death signal first (init may
+  // fail and exit), the filter while CAP_SYS_ADMIN is held, then it waits, and
+  // goes on with the rest from its own chdir.
+  EXPECT_EQ(early, (std::vector{ChildStep::kDieWithInitEarly, ChildStep::kLoadSeccompEarly,
+                                ChildStep::kDropBoundingSetEarly, ChildStep::kWaitForSetup}));
+  EXPECT_EQ(task.front(), ChildStep::kTaskChdir);
+  EXPECT_EQ(init.size() + early.size() + task.size() + 2, kChildStepCount);  // + fork task, exec berth-init
 }
 
 }  // namespace

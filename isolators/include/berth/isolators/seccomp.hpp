@@ -95,9 +95,6 @@ class ProgramCache {
 // would not come out shorter, or does not check out against the original.
 std::optional<std::vector<sock_filter>> flatten(std::span<const sock_filter> program);
 
-// What `program` returns for `data`, run as the kernel runs classic BPF.
-std::uint32_t run_filter(std::span<const sock_filter> program, const seccomp_data& data);
-
 // libseccomp's token for an architecture named as profiles name it
 // ("SCMP_ARCH_X86_64"); 0 if libseccomp knows no such architecture.
 std::uint32_t architecture_token(std::string_view name);

@@ -53,6 +53,11 @@ enum class ChildStep : std::uint32_t {
   kFindExecutable,
   kForkTask,
   kExecInit,
+  kDieWithInitEarly,
+  kLoadSeccompEarly,
+  kDropBoundingSetEarly,
+  kWaitForSetup,
+  kTaskChdir,
   kUnblockSignals,
   kNewSession,
   kSetRlimits,
@@ -181,6 +186,12 @@ class ChildPlan {
   bool gated() const { return request_.start == StartMode::gated; }
   // The filter as seccomp(2) takes it; null without one.
   const sock_fprog* seccomp() const { return seccomp_ ? &*seccomp_ : nullptr; }
+  // The task is forked as soon as init has its stdio, and loads its filter
+  // and drops its bounding set while init sets up the mounts, on another
+  // CPU: the filter must allow every system call the task makes after it
+  // (checked here), and the task must share init's memory (not gated).
+  bool task_forks_early() const { return task_forks_early_; }
+  bool seccomp_early() const { return seccomp_early_; }
   unsigned seccomp_flags() const { return request_.seccomp ? request_.seccomp->flags : 0; }
 
   // Filesystem, init side.
@@ -242,6 +253,8 @@ class ChildPlan {
   int last_cap_ = 0;
   std::vector<gid_t> additional_gids_;
   std::optional<sock_fprog> seccomp_;
+  bool seccomp_early_ = false;
+  bool task_forks_early_ = false;
   std::vector<JoinedNamespace> joins_;
   std::vector<UniqueFd> join_fds_;
 };

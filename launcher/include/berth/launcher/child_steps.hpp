@@ -41,6 +41,9 @@ struct ChildState {
   pid_t init_pid = -1;  // as init sees itself, for the task to check its parent
   pid_t task_pid = -1;
   std::uint32_t failed_index = 0;  // set by a step over a list before it returns an errno
+  // A task forked early waits for init's setup on this word (in init's
+  // memory, which it shares): init sets it to 1 before it exec's berth-init.
+  std::uint32_t* setup_done = nullptr;
   StepRecords* records = nullptr;  // LaunchRequest::step_clock's records
 };
 
@@ -87,6 +90,12 @@ int change_dir(const ChildPlan& plan, ChildState& state);           // process.c
 int find_executable(const ChildPlan& plan, ChildState& state);      // gated: args[0] exists and is executable
 // init, once the task has execve'd (or, gated, is forked): becomes berth-init.
 int exec_init(const ChildPlan& plan, ChildState& state);
+// the task forked early (ChildPlan::task_forks_early), beside init's setup:
+int die_with_init(const ChildPlan& plan, ChildState& state);  // SIGKILL when init dies; again after setuid, which clears it
+int load_seccomp_early(const ChildPlan& plan, ChildState& state);  // privileged, while CAP_SYS_ADMIN is held
+int drop_bounding_set(const ChildPlan& plan, ChildState& state);  // needs CAP_SETPCAP: before setuid
+int wait_for_setup(const ChildPlan& plan, ChildState& state);  // until init has set the container up
+int task_chdir(const ChildPlan& plan, ChildState& state);  // process.cwd: init's came after the fork
 // the task, in order:
 int unblock_signals(const ChildPlan& plan, ChildState& state);
 int new_session(const ChildPlan& plan, ChildState& state);
@@ -95,14 +104,13 @@ int set_rlimits(const ChildPlan& plan, ChildState& state);
 int set_oom_score_adj(const ChildPlan& plan, ChildState& state);  // before setuid makes /proc/self root's
 // seccomp_steps.cpp: the filter is loaded once, by one of these two.
 int load_seccomp_privileged(const ChildPlan& plan, ChildState& state);  // without no_new_privs: while CAP_SYS_ADMIN is held
-int drop_bounding_set(const ChildPlan& plan, ChildState& state);  // needs CAP_SETPCAP: before setuid
+int drop_bounding_set_late(const ChildPlan& plan, ChildState& state);  // unless the task forked early
 int keep_caps(const ChildPlan& plan, ChildState& state);          // so setuid keeps the permitted set
 int set_groups(const ChildPlan& plan, ChildState& state);
 int set_gid(const ChildPlan& plan, ChildState& state);
 int set_uid(const ChildPlan& plan, ChildState& state);
 int set_capabilities(const ChildPlan& plan, ChildState& state);  // effective, permitted, inheritable
 int set_ambient_caps(const ChildPlan& plan, ChildState& state);
-int die_with_init(const ChildPlan& plan, ChildState& state);  // SIGKILL when init dies; after setuid, which clears it
 int no_new_privs(const ChildPlan& plan, ChildState& state);
 int set_umask(const ChildPlan& plan, ChildState& state);
 int close_fds(const ChildPlan& plan, ChildState& state);  // marks every fd but 0-2 close-on-exec
@@ -112,6 +120,7 @@ int exec_task(const ChildPlan& plan, ChildState& state);  // returns only on fai
 }  // namespace steps
 
 std::span<const Step> init_steps();
+std::span<const Step> early_task_steps();
 std::span<const Step> task_steps();
 
 // Body of the clone3 child, which borrows the launching process's memory
