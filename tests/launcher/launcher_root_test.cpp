@@ -202,9 +202,12 @@ TEST_F(LauncherRootTest, TaskHasItsOwnNamespacesAndOnlyStdio) {
         << ns;
   }
   EXPECT_EQ(fs::read_symlink(proc(task, "ns/net")), fs::read_symlink("/proc/self/ns/net"));
-  // What the task holds once it runs its program (before its execve the
-  // launch's own descriptors, close-on-exec, are still open).
+  // What the task holds once it sleeps: before its execve the launch's own
+  // descriptors, close-on-exec, are still open, and sleep's start-up opens
+  // and closes its locale files. A descriptor the launch leaked stays.
   ASSERT_TRUE(berth::testing::wait_until([&] { return slurp(proc(task, "comm")) == "sleep\n"; }, std::chrono::seconds(5)));
+  berth::testing::wait_until([&] { return testing::open_fds(proc(task, "fd")) == std::set<int>{0, 1, 2}; },
+                             std::chrono::seconds(5));
   EXPECT_EQ(testing::open_fds(proc(task, "fd")), (std::set<int>{0, 1, 2}));
   kill_and_reap(init);
 }

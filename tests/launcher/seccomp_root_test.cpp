@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <sys/syscall.h>
 
+#include <linux/capability.h>
+
+#include "berth/launcher/child_plan.hpp"
 #include "launcher/rootfs_test_util.hpp"
 
 namespace berth::launcher {
@@ -71,6 +74,59 @@ TEST_F(SeccompTest, AFilteredNonRootTaskWithoutNoNewPrivs) {
   auto ran = run_filtered(std::move(s));
   EXPECT_EQ(ran.code, 0) << ran.err;
   EXPECT_EQ(ran.out, "Seccomp:\t2\ndenied\ntouched\n");
+}
+
+// A filter that allows what the task calls after it is loaded by the task
+// started beside init's setup: the task is filtered, with its bounding set,
+// in its working directory; and a step of init's setup that fails after the
+// task started takes the task down with init.
+TEST_F(SeccompTest, ATaskStartedBesideInitsSetupRunsWhereItShouldAndDiesWithAFailedSetup) {
+  auto s = spec({"sh", "-c", "pwd; grep -e Seccomp: -e CapBnd: /proc/self/status"});
+  s.process.cwd = "/tmp";
+  s.process.no_new_privileges = true;
+  s.process.capabilities = oci::Capabilities{.bounding = {CAP_KILL}, .effective = {CAP_KILL}, .inheritable = {},
+                                             .permitted = {CAP_KILL}, .ambient = {}};
+  auto r = request(s);
+  r.seccomp = deny_mkdir();
+  ChildPlan plan(r);
+  ASSERT_TRUE(plan.task_forks_early());
+  ASSERT_TRUE(plan.seccomp_early());
+  auto ran = run_filtered(s);
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_EQ(ran.out, "/tmp\nCapBnd:\t0000000000000020\nSeccomp:\t2\n");
+
+  auto broken = spec({"true"});
+  broken.mounts.push_back({"/data", "bind", "/no/such/source", {"rbind"}});
+  for (int i = 0; i < 200; ++i) {
+    auto failing = request(broken);
+    failing.seccomp = deny_mkdir();
+    auto launched = launcher_.launch(failing);
+    ASSERT_FALSE(launched);
+    ASSERT_NE(launched.error().what().find("/data"), std::string::npos) << launched.error().what();
+  }
+  EXPECT_TRUE(testing::has_no_children());  // and TearDown: nothing in the cgroup
+}
+
+// One that does not (here: prctl refused) waits for the end of the setup, as before.
+TEST_F(SeccompTest, AFilterThatRefusesTheTasksSetupIsLoadedLast) {
+  auto program = std::make_shared<SeccompProgram>();
+  program->instructions = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_prctl, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  auto s = spec({"sh", "-c", "grep Seccomp: /proc/self/status"});
+  s.process.no_new_privileges = true;
+  auto r = request(s);
+  r.seccomp = program;
+  EXPECT_FALSE(ChildPlan(r).seccomp_early());
+  auto launched = launcher_.launch(r);
+  ASSERT_TRUE(launched) << launched.error().what();
+  auto status = reap(launched->pidfd.get());
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->code, 0);
+  EXPECT_EQ(testing::slurp(sandbox_ / "stdout"), "Seccomp:\t2\n");
 }
 
 TEST_F(SeccompTest, WithoutAFilterNothingIsFiltered) {
