@@ -29,8 +29,12 @@ int load(const ChildPlan& plan) {
 
 namespace steps {
 
-int load_seccomp_early(const ChildPlan& plan, ChildState&) {
+int load_seccomp_early(const ChildPlan& plan, ChildState& state) {
   if (!plan.seccomp_early()) return 0;
+  // With no_new_privs the kernel takes the filter from a task without
+  // CAP_SYS_ADMIN, as it does at the end: set now, it changes nothing
+  // before execve.
+  if (int error = no_new_privs(plan, state); error != 0) return error;
   return load(plan);
 }
 
