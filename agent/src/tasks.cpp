@@ -261,9 +261,9 @@ void AgentProcess::start_launch(TaskEntry& entry, bool resumed) {
   // would hold TASK_RUNNING back by a round trip through the framework. It is
   // sent only while an image is pulled, when there is something to say.
   if (*image) {
-    update(entry, v1::TASK_STARTING,
-           (resumed ? "Pulling image " + (*image)->name + " again after an agent restart (layers already here are kept)"
-                    : "Pulling image " + (*image)->name));
+    auto message = "Pulling image " + (*image)->name;
+    if (resumed) message += " again after an agent restart (layers already here are kept)";
+    update(entry, v1::TASK_STARTING, std::move(message));
     pull_then_launch(key, **image);
     return;
   }

@@ -70,7 +70,7 @@ Result<BlobWriter> BlobStore::begin(const Digest& expected, std::optional<std::u
   BERTH_TRY(auto hasher, with_context(Hasher::create(expected.algorithm), context));
   fs::path ingest_dir = root_ / "ingest";
   BERTH_TRY_VOID(with_context(files::make_dirs(ingest_dir), context));
-  fs::path ingest = ingest_dir / (expected.algorithm + "-" + expected.hex);
+  fs::path ingest = ingest_dir / expected.file_name();
   BERTH_TRY(auto fd, with_context(create_ingest_file(ingest), context));
   BlobWriter::Target target{
       .expected = expected,

@@ -159,7 +159,7 @@ bool ImageStore::has_layer(const Digest& digest) const {
 
 fs::path ImageStore::partial_path(const Digest& digest) const {
   if (!validate(digest)) return {};
-  return root_ / "layers/partial" / (digest.algorithm + "-" + digest.hex);
+  return root_ / "layers/partial" / digest.file_name();
 }
 
 Result<IngestLayer> ImageStore::begin_layer() {
@@ -175,7 +175,7 @@ Result<IngestLayer> ImageStore::begin_layer() {
 
 Result<StoreLock> ImageStore::lock_layer(const Digest& digest) {
   BERTH_TRY_VOID(validate(digest));
-  auto path = root_ / "layers/locks" / (digest.algorithm + "-" + digest.hex);
+  auto path = root_ / "layers/locks" / digest.file_name();
   for (;;) {
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd) return fail_sys("open", path.string());

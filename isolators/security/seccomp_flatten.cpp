@@ -38,12 +38,10 @@ constexpr std::uint32_t kArchOffset = offsetof(seccomp_data, arch);
 
 struct Return {
   std::uint32_t value;
-  bool operator<(const Return& other) const { return value < other.value; }
   bool operator==(const Return& other) const = default;
 };
 struct ReadsArgument {  // the first instruction past the dispatch
   std::size_t pc;
-  bool operator<(const ReadsArgument& other) const { return pc < other.pc; }
   bool operator==(const ReadsArgument& other) const = default;
 };
 using Outcome = std::variant<Return, ReadsArgument>;
@@ -56,7 +54,6 @@ struct Dispatch {
   std::span<const sock_filter> program;
   std::set<std::uint32_t> arch_constants;  // compared (jeq only) with the architecture
   std::set<std::uint32_t> nr_constants;    // compared with the syscall number
-  bool unmodelled = false;
 
   std::optional<Outcome> run(std::uint32_t arch, std::uint32_t nr) {
     std::uint32_t a = 0;
@@ -87,7 +84,6 @@ struct Dispatch {
       bool taken = op == BPF_JEQ ? a == in.k : op == BPF_JGT ? a > in.k : a >= in.k;
       pc += 1 + (taken ? in.jt : in.jf);
     }
-    unmodelled = true;
     return std::nullopt;
   }
 };
@@ -96,6 +92,7 @@ struct Dispatch {
 struct Range {
   std::uint32_t first;
   Outcome outcome;
+  bool operator==(const Range& other) const = default;
 };
 
 // The dispatch for one architecture over every syscall number, as ranges.
@@ -164,26 +161,25 @@ class Builder {
 
 std::optional<std::vector<sock_filter>> flatten(std::span<const sock_filter> program) {
   Dispatch dispatch{program, {}, {}};
-  // Architectures: each one the program names, and one it does not.
+  // Architectures: each one the program names, and one it does not; until
+  // running them turns up no other.
   if (!dispatch.run(0, 0)) return std::nullopt;
   std::uint32_t other_arch = 0;
+  std::map<std::uint32_t, std::vector<Range>> by_arch;
+  std::optional<std::vector<Range>> other;
   for (std::size_t known = SIZE_MAX; known != dispatch.arch_constants.size();) {
     known = dispatch.arch_constants.size();
     while (dispatch.arch_constants.contains(other_arch)) ++other_arch;
     for (auto arch : std::set(dispatch.arch_constants)) {
-      if (!ranges_for(dispatch, arch)) return std::nullopt;
+      auto ranges = ranges_for(dispatch, arch);
+      if (!ranges) return std::nullopt;
+      by_arch[arch] = std::move(*ranges);
     }
+    other = ranges_for(dispatch, other_arch);
+    if (!other) return std::nullopt;
   }
-  std::map<std::uint32_t, std::vector<Range>> by_arch;
-  for (auto arch : dispatch.arch_constants) by_arch[arch] = *ranges_for(dispatch, arch);
-  auto other = ranges_for(dispatch, other_arch);
-  if (!other || dispatch.unmodelled) return std::nullopt;
   // Architectures that behave as an unnamed one need no test of their own.
-  std::erase_if(by_arch, [&](const auto& entry) {
-    return entry.second.size() == other->size() &&
-           std::equal(entry.second.begin(), entry.second.end(), other->begin(),
-                      [](const Range& a, const Range& b) { return a.first == b.first && a.outcome == b.outcome; });
-  });
+  std::erase_if(by_arch, [&](const auto& entry) { return entry.second == *other; });
 
   // The argument tests, and whatever they reach, are copied in order.
   std::set<std::size_t> copied;

@@ -21,6 +21,8 @@ struct Digest {
 
   // "<algorithm>:<hex>"
   std::string str() const { return algorithm + ":" + hex; }
+  // "<algorithm>-<hex>": a file name with no ':' (locks, partial downloads, ingest files).
+  std::string file_name() const { return algorithm + "-" + hex; }
   bool operator==(const Digest&) const = default;
 };
 

@@ -137,8 +137,9 @@ class ImageStore {
   Result<void> remove_image(std::string_view reference);
 
   // Removes the layers and blobs no image record references, except the
-  // layers in `in_use` (those of running containers), and every partial download. Refused (EBUSY) while
-  // a pull runs in any process sharing the store.
+  // layers in `in_use` (those of running containers), and every partial
+  // download. Refused (EBUSY) while a pull runs in any process sharing the
+  // store.
   Result<PruneResult> prune(const std::set<std::string>& in_use = {});
   // Bytes the store's files take on disk.
   Result<std::uint64_t> disk_usage() const;
