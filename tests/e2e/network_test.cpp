@@ -7,45 +7,29 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/socket.h>
 
-#include <cstring>
 #include <memory>
 
 #include "berth/common/netns.hpp"
-#include "berth/isolators/network/netlink.hpp"
 #include "support/cluster.hpp"
 #include "support/registry.hpp"
 #include "support/root.hpp"
+#include "support/test_host_network.hpp"
 #include "support/test_images.hpp"
 
 namespace berth::testing {
 namespace {
 
-using isolators::network::Ipv4Address;
-using isolators::network::RouteSocket;
 using namespace std::chrono_literals;
 
-constexpr const char* kHostAddress = "10.99.0.1";
+constexpr const char* kHostAddress = TestHostNetwork::kHostAddress;
 
 class NetworkTest : public ::testing::Test {
  protected:
   void SetUp() override {
     BERTH_REQUIRE_ROOT();
-    home_ = netns::current().value();
-    ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << std::strerror(errno);
-    auto host = RouteSocket::open().value();
-    ASSERT_TRUE(host.set_up("lo"));
-    outside_ = netns::make(netns::current().value().get()).value();
-    ASSERT_TRUE(host.add_veth("out0", "eth0", outside_.get()));
-    ASSERT_TRUE(host.add_address("out0", {*Ipv4Address::parse(kHostAddress), 24}));
-    ASSERT_TRUE(host.set_up("out0"));
-    auto inside = RouteSocket::open_in(outside_.get()).value();
-    ASSERT_TRUE(inside.add_address("eth0", {*Ipv4Address::parse("10.99.0.2"), 24}));
-    ASSERT_TRUE(inside.set_up("eth0"));
-    ASSERT_TRUE(inside.set_up("lo"));
-    host_.emplace(std::move(host));
+    ASSERT_NO_FATAL_FAILURE(network_.enter(TestHostNetwork::SecondHost::linked));
     start();
   }
 
@@ -66,13 +50,10 @@ class NetworkTest : public ::testing::Test {
     if (cluster_ && !::testing::Test::IsSkipped()) {
       cluster_->check_no_leaks();
       // The agent is gone; what it made for containers must be too.
-      auto links = host_->links().value();
-      for (const auto& link : links) EXPECT_FALSE(link.starts_with("bv")) << link;
+      EXPECT_EQ(network_.bridge_interfaces(), std::vector<std::string>{});
     }
     cluster_.reset();
-    if (home_) {
-      EXPECT_EQ(::setns(home_.get(), CLONE_NEWNET), 0);
-    }
+    network_.leave();
   }
 
   // Connects to the test host's port from the second host and reads what comes back.
@@ -81,7 +62,7 @@ class NetworkTest : public ::testing::Test {
     wait_until([&] {
       UniqueFd fd;
       {
-        auto entered = netns::Enter::into(outside_.get());
+        auto entered = netns::Enter::into(network_.outside());
         fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
       }
       sockaddr_in address{};
@@ -104,9 +85,7 @@ class NetworkTest : public ::testing::Test {
     return std::filesystem::exists(dir) ? std::distance(std::filesystem::directory_iterator(dir), {}) : 0;
   }
 
-  UniqueFd home_;
-  UniqueFd outside_;
-  std::optional<RouteSocket> host_;
+  TestHostNetwork network_;
   std::unique_ptr<Cluster> cluster_;
 };
 

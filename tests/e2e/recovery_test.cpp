@@ -14,22 +14,19 @@
 // and the part of the layer that was arriving, and runs the task.
 
 #include <gtest/gtest.h>
-#include <sched.h>
 
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
 #include <set>
 
-#include "berth/common/netns.hpp"
 #include "berth/common/task_state.hpp"
-#include "berth/isolators/network/netlink.hpp"
 #include "support/cluster.hpp"
 #include "support/registry.hpp"
 #include "support/registry_fault_proxy.hpp"
 #include "support/root.hpp"
 #include "support/sim.hpp"
+#include "support/test_host_network.hpp"
 #include "support/test_images.hpp"
 
 namespace berth::testing {
@@ -71,10 +68,7 @@ class RecoveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     BERTH_REQUIRE_ROOT();
-    home_ = netns::current().value();
-    ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << std::strerror(errno);
-    host_.emplace(isolators::network::RouteSocket::open().value());
-    ASSERT_TRUE(host_->set_up("lo"));
+    ASSERT_NO_FATAL_FAILURE(network_.enter());
     // An image that takes a few seconds to pull, so that kills land mid-pull.
     registry_.emplace();
     images_.emplace(*registry_);
@@ -96,20 +90,14 @@ class RecoveryTest : public ::testing::Test {
       EXPECT_EQ(leases(), 0u);
     }
     cluster_.reset();
-    if (home_) {
-      EXPECT_EQ(::setns(home_.get(), CLONE_NEWNET), 0);
-    }
+    network_.leave();
   }
-  std::size_t bridge_interfaces() {
-    auto links = host_->links().value();
-    return static_cast<std::size_t>(std::ranges::count_if(links, [](const auto& link) { return link.starts_with("bv"); }));
-  }
+  std::size_t bridge_interfaces() { return network_.bridge_interfaces().size(); }
   std::size_t leases() { return entries(cluster_->dir() / "agent/network/leases"); }
 
   std::string slow_image() const { return proxy_->address() + "/chaos:latest"; }
 
-  UniqueFd home_;
-  std::optional<isolators::network::RouteSocket> host_;
+  TestHostNetwork network_;
   std::optional<TestRegistry> registry_;
   std::optional<TestImages> images_;
   std::optional<RegistryFaultProxy> proxy_;

@@ -29,6 +29,7 @@
 #include "berth/isolators/network.hpp"
 #include "support/root.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_host_network.hpp"
 
 namespace berth::isolators {
 namespace {
@@ -40,8 +41,8 @@ using network::RouteSocket;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kSubnet = "10.88.0.0/24";
-constexpr const char* kHostAddress = "10.99.0.1";     // the test host, on the link to the second host
-constexpr const char* kOutsideAddress = "10.99.0.2";  // the second host
+constexpr const char* kHostAddress = berth::testing::TestHostNetwork::kHostAddress;
+constexpr const char* kOutsideAddress = berth::testing::TestHostNetwork::kOutsideAddress;
 
 sockaddr_in endpoint(const std::string& ip, std::uint16_t port) {
   sockaddr_in address{};
@@ -118,35 +119,15 @@ class NetworkIsolatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     BERTH_REQUIRE_ROOT();
-    auto home = netns::current();
-    ASSERT_TRUE(home);
-    home_ = std::move(*home);
-    ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << "a test host of our own: " << std::strerror(errno);
-    auto host = RouteSocket::open();
-    ASSERT_TRUE(host);
-    host_.emplace(std::move(*host));
-    ASSERT_TRUE(host_->set_up("lo"));
-    // The second host, on a link of its own.
-    auto here = netns::current();
-    ASSERT_TRUE(here);
-    outside_ = netns::make(here->get()).value();
-    ASSERT_TRUE(host_->add_veth("out0", "eth0", outside_.get()));
-    ASSERT_TRUE(host_->add_address("out0", {*Ipv4Address::parse(kHostAddress), 24}));
-    ASSERT_TRUE(host_->set_up("out0"));
-    auto inside = RouteSocket::open_in(outside_.get());
-    ASSERT_TRUE(inside);
-    ASSERT_TRUE(inside->add_address("eth0", {*Ipv4Address::parse(kOutsideAddress), 24}));
-    ASSERT_TRUE(inside->set_up("eth0"));
-    ASSERT_TRUE(inside->set_up("lo"));
+    // With the second host, on a link of its own.
+    ASSERT_NO_FATAL_FAILURE(network_.enter(berth::testing::TestHostNetwork::SecondHost::linked));
     isolator_ = make_isolator();
     ASSERT_NE(isolator_, nullptr);
   }
 
   void TearDown() override {
     isolator_.reset();
-    if (home_) {
-      EXPECT_EQ(::setns(home_.get(), CLONE_NEWNET), 0);
-    }
+    network_.leave();
   }
 
   std::unique_ptr<NetworkIsolator> make_isolator(const char* subnet = kSubnet) {
@@ -182,9 +163,7 @@ class NetworkIsolatorTest : public ::testing::Test {
   // What is left of containers in the test host: host ends, leases, mappings, files.
   void expect_nothing_left() {
     isolator_->settle();
-    auto links = host_->links();
-    ASSERT_TRUE(links);
-    for (const auto& link : *links) EXPECT_FALSE(link.starts_with("bv")) << link;
+    EXPECT_EQ(network_.bridge_interfaces(), std::vector<std::string>{});
     EXPECT_TRUE(isolator_->ipam().leases().empty());
     EXPECT_TRUE(std::filesystem::is_empty(dir_.path() / "network/leases"));
     EXPECT_TRUE(std::filesystem::is_empty(dir_.path() / "network/containers"));
@@ -193,16 +172,14 @@ class NetworkIsolatorTest : public ::testing::Test {
     auto mappings = (*nat)->mappings();
     ASSERT_TRUE(mappings) << mappings.error().what();
     EXPECT_TRUE(mappings->empty());
-    auto routes = host_->routes();
+    auto routes = network_.host().routes();
     ASSERT_TRUE(routes);
     EXPECT_EQ(std::set<std::string>(routes->begin(), routes->end()),
               (std::set<std::string>{"10.88.0.0/24 dev berth0", "10.99.0.0/24 dev out0"}));
   }
 
   berth::testing::TempDir dir_;
-  UniqueFd home_;
-  UniqueFd outside_;
-  std::optional<RouteSocket> host_;
+  berth::testing::TestHostNetwork network_;
   std::unique_ptr<NetworkIsolator> isolator_;
 };
 
@@ -238,7 +215,7 @@ TEST_F(NetworkIsolatorTest, BridgeContainersHaveAnAddressARouteAndReachEachOther
 TEST_F(NetworkIsolatorTest, EgressToAnotherHostIsMasqueraded) {
   auto c = prepare("c");
   ASSERT_TRUE(c);
-  auto listener = listener_in(outside_.get(), 7001);
+  auto listener = listener_in(network_.outside(), 7001);
   auto served = serve_once(listener);
   EXPECT_EQ(exchange(c.get(), kOutsideAddress, 7001, "hello"), std::string(kHostAddress) + " hello");
   EXPECT_EQ(served.get(), kHostAddress) << "the second host sees the test host, not the container";
@@ -258,7 +235,7 @@ TEST_F(NetworkIsolatorTest, TcpPortMappingsAreReachableFromTheHostAndFromAnother
     const char* target;
     std::string seen_as;  // the client address the container sees
   };
-  for (const auto& from : {From{outside_.get(), kHostAddress, kOutsideAddress}, From{-1, kHostAddress, kHostAddress},
+  for (const auto& from : {From{network_.outside(), kHostAddress, kOutsideAddress}, From{-1, kHostAddress, kHostAddress},
                            From{-1, "127.0.0.1", "10.88.0.1"}, From{-1, "10.88.0.1", "10.88.0.1"},
                            From{other.get(), kHostAddress, "10.88.0.1"}}) {
     SCOPED_TRACE(std::string("to ") + from.target + ":8080 from " + (from.netns < 0 ? "the host" : "elsewhere"));
@@ -267,7 +244,7 @@ TEST_F(NetworkIsolatorTest, TcpPortMappingsAreReachableFromTheHostAndFromAnother
     EXPECT_EQ(served.get(), from.seen_as);
   }
   ASSERT_TRUE(isolator_->cleanup("web"));
-  EXPECT_EQ(exchange(outside_.get(), kHostAddress, 8080, "GET"), "") << "the mapping went with the container";
+  EXPECT_EQ(exchange(network_.outside(), kHostAddress, 8080, "GET"), "") << "the mapping went with the container";
   ASSERT_TRUE(isolator_->cleanup("other"));
   expect_nothing_left();
 }
@@ -276,7 +253,7 @@ TEST_F(NetworkIsolatorTest, UdpPortMappingsForwardDatagrams) {
   auto dns = prepare("dns", {.mode = NetworkMode::bridge, .ports = {{5353, 53, Protocol::udp}}});
   ASSERT_TRUE(dns);
   auto server = listener_in(dns.get(), 53, SOCK_DGRAM);
-  auto client = socket_in(outside_.get(), SOCK_DGRAM);
+  auto client = socket_in(network_.outside(), SOCK_DGRAM);
   auto target = endpoint(kHostAddress, 5353);
   ASSERT_EQ(::sendto(client.get(), "query", 5, 0, reinterpret_cast<sockaddr*>(&target), sizeof target), 5);
   char buffer[64] = {};
@@ -332,7 +309,7 @@ TEST_F(NetworkIsolatorTest, BandwidthLimitsHoldWithinTwentyPercentAndTrafficIsCo
   ASSERT_TRUE(limited);
   auto inside = RouteSocket::open_in(limited.get());
   EXPECT_EQ(inside->root_qdisc("eth0").value(), "tbf");
-  EXPECT_EQ(host_->root_qdisc(host_interface_for("limited")).value(), "tbf");
+  EXPECT_EQ(network_.host().root_qdisc(host_interface_for("limited")).value(), "tbf");
 
   auto egress = transfer_rate(limited.get(), -1, "10.88.0.1", 3 * kRate);
   EXPECT_NEAR(egress, kRate, kRate * 0.2) << "egress at " << egress << " bytes/s";
@@ -388,7 +365,7 @@ TEST_F(NetworkIsolatorTest, BadInputFailsClearlyAndLeavesNothingHalfMade) {
   ASSERT_FALSE(taken);
   EXPECT_EQ(taken.error().what(), "host tcp port 8080 is already mapped to container first");
   ASSERT_TRUE(isolator_->cleanup("second"));
-  EXPECT_FALSE(host_->exists(host_interface_for("second")).value());
+  EXPECT_FALSE(network_.host().exists(host_interface_for("second")).value());
   EXPECT_EQ(isolator_->ipam().leases().size(), 1u);
 
   auto host_ports = isolator_->prepare({.container_id = "h", .network = {.ports = {{80, 80, Protocol::tcp}}}});
@@ -399,14 +376,14 @@ TEST_F(NetworkIsolatorTest, BadInputFailsClearlyAndLeavesNothingHalfMade) {
 
   // A subnet with room for one container.
   isolator_.reset();
-  ASSERT_TRUE(host_->delete_link("berth0"));
+  ASSERT_TRUE(network_.host().delete_link("berth0"));
   isolator_ = make_isolator("10.88.0.0/30");
   ASSERT_TRUE(prepare("only"));
   auto full = isolator_->prepare({.container_id = "more", .network = {.mode = NetworkMode::bridge}});
   ASSERT_FALSE(full);
   EXPECT_EQ(full.error().what(), "subnet 10.88.0.0/30 has no free address (1 leased)");
   ASSERT_TRUE(isolator_->cleanup("more"));
-  EXPECT_FALSE(host_->exists(host_interface_for("more")).value());
+  EXPECT_FALSE(network_.host().exists(host_interface_for("more")).value());
 
   // The bridge already has another subnet's address.
   NetworkOptions options{.state_dir = dir_.path() / "other", .bridge = "berth0",
@@ -444,14 +421,14 @@ TEST_F(NetworkIsolatorTest, AfterARestartRunningContainersKeepTheirLeasesAndOthe
   ASSERT_NE(isolator_->ipam().find("kept"), nullptr);
   EXPECT_EQ(address_of("kept"), kept_address);
   EXPECT_EQ(isolator_->ipam().find("gone"), nullptr);
-  EXPECT_FALSE(host_->exists(host_interface_for("gone")).value());
-  EXPECT_TRUE(host_->exists(host_interface_for("kept")).value());
+  EXPECT_FALSE(network_.host().exists(host_interface_for("gone")).value());
+  EXPECT_TRUE(network_.host().exists(host_interface_for("kept")).value());
   auto listener = listener_in(kept.get(), 80);
   auto served = serve_once(listener);
-  EXPECT_EQ(exchange(outside_.get(), kHostAddress, 8080, "still"), std::string(kOutsideAddress) + " still")
+  EXPECT_EQ(exchange(network_.outside(), kHostAddress, 8080, "still"), std::string(kOutsideAddress) + " still")
       << "the mapping of the running container was restored";
   served.get();
-  EXPECT_EQ(exchange(outside_.get(), kHostAddress, 9090, "gone"), "");
+  EXPECT_EQ(exchange(network_.outside(), kHostAddress, 9090, "gone"), "");
   ASSERT_TRUE(isolator_->cleanup("kept"));
   expect_nothing_left();
 }
